@@ -1,0 +1,3 @@
+"""etbuilder: a declarative, no-code transfer-learning application builder for NLP."""
+
+__version__ = "0.1.0"

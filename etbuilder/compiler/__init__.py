@@ -1,0 +1,1 @@
+"""Spec -> Plan: an ordered list of small pure passes (no torch)."""

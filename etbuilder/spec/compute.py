@@ -1,0 +1,28 @@
+"""`compute:` where and how many processes train."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from etbuilder.spec._base import SpecModel
+
+
+class ComputeSpec(SpecModel):
+    """The hardware layout and the launcher."""
+
+    engine: Literal["local", "torchrun", "ray"] = "local"
+    """Launcher: one local process, torchrun (one or many nodes), or a Ray cluster."""
+    devices: Literal["auto", "cpu", "cuda"] = "auto"
+    """Accelerator: auto uses a GPU when one is present."""
+    nodes: int = Field(default=1, ge=1, le=4096)
+    """Machines taking part."""
+    processes_per_node: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)] = 1
+    """Training processes per machine; auto is one per GPU (or 1 on a CPU)."""
+    parallelism: Literal["ddp", "fsdp"] = "ddp"
+    """Data parallel (each process a full copy) or fully sharded (FSDP)."""
+    rendezvous: str | None = None
+    """`host:port` every node reaches for multi-node torchrun (or the Ray head address)."""
+    threads: int | None = Field(default=None, ge=1)
+    """CPU threads per process; default: the cores available divided by the processes."""

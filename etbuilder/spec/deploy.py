@@ -1,0 +1,37 @@
+"""`deploy:` what the packaged app contains and how its server behaves."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from etbuilder.spec._base import SpecModel
+
+
+class ServerSpec(SpecModel):
+    """Limits and batching of the prediction server."""
+
+    max_batch_size: int = Field(default=64, ge=1, le=4096)
+    """Most inputs one request may carry."""
+    max_text_chars: int = Field(default=10000, ge=1)
+    """Longest text accepted, in characters."""
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """Largest request body accepted."""
+    batch_wait_ms: float = Field(default=5.0, ge=0.0, le=1000.0)
+    """How long concurrent requests wait to be micro-batched together."""
+
+
+class DeploySpec(SpecModel):
+    """The deployable app built at the end of a run."""
+
+    package: bool = True
+    """Build the app folder and archive at the end of `etb run`."""
+    formats: list[Literal["torch", "onnx"]] = Field(
+        default_factory=lambda: ["torch", "onnx"], min_length=1
+    )
+    """Model formats in the app: Hugging Face safetensors and/or ONNX."""
+    quantization: Literal["auto", "int8", "none"] = "auto"
+    """auto serves int8 ONNX only when it keeps the metric within 0.5 point of fp32."""
+    server: ServerSpec = Field(default_factory=ServerSpec)
+    """Server limits."""

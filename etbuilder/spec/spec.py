@@ -1,0 +1,47 @@
+"""The root of a spec file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from etbuilder.spec._base import SpecModel
+from etbuilder.spec.backbone import BackboneSpec
+from etbuilder.spec.compute import ComputeSpec
+from etbuilder.spec.data import DataSpec
+from etbuilder.spec.deploy import DeploySpec
+from etbuilder.spec.strategy import FinetuneStrategy, Strategy
+from etbuilder.spec.task import Task
+from etbuilder.spec.train import TrainSpec
+from etbuilder.spec.tune import TuneSpec
+
+SPEC_VERSIONS = (1,)
+"""Spec versions this etbuilder reads."""
+
+
+class Spec(SpecModel):
+    """An etbuilder spec: dataset, task, backbone and transfer-learning strategy."""
+
+    etb: Literal[1] = 1
+    """Spec language version."""
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+    """Name of the application; names the run folder (letters, digits, `.`, `_`, `-`)."""
+    description: str = ""
+    """What the application is for, in a sentence or two."""
+    data: DataSpec
+    """The dataset."""
+    task: Task
+    """What to predict."""
+    backbone: BackboneSpec = Field(default_factory=BackboneSpec)
+    """The pretrained model to transfer from."""
+    strategy: Strategy = Field(default_factory=FinetuneStrategy)
+    """The transfer-learning algorithm."""
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    """Optimisation settings."""
+    tune: TuneSpec | None = None
+    """Hyper-parameter search; absent means a single run."""
+    compute: ComputeSpec = Field(default_factory=ComputeSpec)
+    """Hardware layout and launcher."""
+    deploy: DeploySpec = Field(default_factory=DeploySpec)
+    """The packaged app."""

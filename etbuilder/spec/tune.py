@@ -1,0 +1,118 @@
+"""`tune:` hyper-parameter search with optuna over any dotted spec path."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from etbuilder.spec._base import DURATION_PATTERN, SpecModel
+
+Scalar = bool | int | float | str
+
+
+class UniformRange(SpecModel):
+    """A float drawn uniformly from `[low, high]`."""
+
+    uniform: tuple[float, float]
+    """`[low, high]`."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformRange:
+        _check_order(*self.uniform)
+        return self
+
+
+class LogUniformRange(SpecModel):
+    """A positive float drawn uniformly in log space from `[low, high]`."""
+
+    log_uniform: tuple[float, float]
+    """`[low, high]`, both above zero."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LogUniformRange:
+        low, high = self.log_uniform
+        if low <= 0:
+            raise ValueError(f"log_uniform needs a low bound above 0, got {low:g}")
+        _check_order(low, high)
+        return self
+
+
+class IntRange(SpecModel):
+    """An integer drawn from `[low, high]`, both included."""
+
+    int: tuple[int, int]
+    """`[low, high]`."""
+    step: Annotated[int, Field(ge=1)] = 1
+    """Spacing between candidate values."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        _check_order(*self.int)
+        return self
+
+
+class Choice(SpecModel):
+    """One of a list of values."""
+
+    choice: list[Scalar] = Field(min_length=1)
+    """The candidate values."""
+
+
+def _check_order(low: float, high: float) -> None:
+    if low >= high:
+        raise ValueError(f"the range [{low:g}, {high:g}] is empty: low must be below high")
+
+
+def _range_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("uniform", "log_uniform", "int", "choice"):
+            if key in value:
+                return key
+        return None
+    if isinstance(value, UniformRange | LogUniformRange | IntRange | Choice):
+        return type(value).__name__
+    return None
+
+
+SearchRange = Annotated[
+    Annotated[UniformRange, Tag("uniform")]
+    | Annotated[LogUniformRange, Tag("log_uniform")]
+    | Annotated[IntRange, Tag("int")]
+    | Annotated[Choice, Tag("choice")],
+    Discriminator(
+        lambda v: {
+            "UniformRange": "uniform",
+            "LogUniformRange": "log_uniform",
+            "IntRange": "int",
+            "Choice": "choice",
+        }.get(_range_kind(v) or "", _range_kind(v)),
+        custom_error_type="search_range",
+        custom_error_message=(
+            "a search range is one of {uniform: [lo, hi]}, {log_uniform: [lo, hi]}, "
+            "{int: [lo, hi]} or {choice: [a, b, ...]}"
+        ),
+    ),
+]
+"""One dimension of the search space."""
+
+
+class TuneSpec(SpecModel):
+    """Search hyper-parameters: each trial is a run of the spec with sampled values."""
+
+    trials: int = Field(default=20, ge=1, le=10000)
+    """Number of trials."""
+    timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    """Stop starting trials after this long (`30m`, `2h`)."""
+    metric: str | None = None
+    """Validation metric to optimise; default: the task's metric."""
+    direction: Literal["auto", "maximize", "minimize"] = "auto"
+    """Whether larger is better; auto follows the metric (loss and errors are minimised)."""
+    sampler: Literal["tpe", "random", "grid", "cmaes"] = "tpe"
+    """Optuna sampler."""
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    """Stop unpromising trials early on their intermediate validation metric."""
+    storage: str | None = None
+    """Optuna storage URL (e.g. `sqlite:///tune.db`) to share or resume a study."""
+    space: dict[str, SearchRange] = Field(min_length=1)
+    """Search space: dotted spec paths (e.g. `train.learning_rate`) to ranges."""
