@@ -124,3 +124,11 @@ class MissingExtraError(EtbError):
             f"this needs the Python package {module!r}, which is not installed; "
             f"install it with: pip install 'etbuilder[{extra}]'"
         )
+
+
+class PackageError(EtbError):
+    """The app cannot be built from a run (no model, a failed export or parity check)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.hint = hint
+        super().__init__(message + (f"\n    hint: {hint}" if hint else ""))
