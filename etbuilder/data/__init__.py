@@ -1,0 +1,18 @@
+"""Reading data files into Tables, checking columns, and the seeded split (no torch)."""
+
+from etbuilder.data.columns import check_columns
+from etbuilder.data.readers import READERS, read_split
+from etbuilder.data.source import resolve_source
+from etbuilder.data.split import ALGORITHM as SPLIT_ALGORITHM
+from etbuilder.data.split import split_indices
+from etbuilder.data.table import Table
+
+__all__ = [
+    "READERS",
+    "SPLIT_ALGORITHM",
+    "Table",
+    "check_columns",
+    "read_split",
+    "resolve_source",
+    "split_indices",
+]
