@@ -16,6 +16,9 @@ class SpecModel(BaseModel):
     )
 
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""A name: letters, digits, `.`, `_` and `-`, starting with a letter or digit."""
+
 DURATION_PATTERN = r"^\d+(\.\d+)?\s*(s|m|h)$"
 """A duration such as `90s`, `10m` or `1.5h`."""
 

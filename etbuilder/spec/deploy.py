@@ -8,6 +8,12 @@ from pydantic import Field
 
 from etbuilder.spec._base import SpecModel
 
+ModelFormat = Literal["torch", "onnx"]
+
+
+def _all_formats() -> list[ModelFormat]:
+    return ["torch", "onnx"]
+
 
 class ServerSpec(SpecModel):
     """Limits and batching of the prediction server."""
@@ -27,9 +33,7 @@ class DeploySpec(SpecModel):
 
     package: bool = True
     """Build the app folder and archive at the end of `etb run`."""
-    formats: list[Literal["torch", "onnx"]] = Field(
-        default_factory=lambda: ["torch", "onnx"], min_length=1
-    )
+    formats: list[ModelFormat] = Field(default_factory=_all_formats, min_length=1)
     """Model formats in the app: Hugging Face safetensors and/or ONNX."""
     quantization: Literal["auto", "int8", "none"] = "auto"
     """auto serves int8 ONNX only when it keeps the metric within 0.5 point of fp32."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from etbuilder.spec._base import SpecModel
+from etbuilder.spec._base import NAME_PATTERN, SpecModel
 from etbuilder.spec.backbone import BackboneSpec
 from etbuilder.spec.compute import ComputeSpec
 from etbuilder.spec.data import DataSpec
@@ -25,7 +25,7 @@ class Spec(SpecModel):
 
     etb: Literal[1] = 1
     """Spec language version."""
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)
+    name: str = Field(pattern=NAME_PATTERN, max_length=100)
     """Name of the application; names the run folder (letters, digits, `.`, `_`, `-`)."""
     description: str = ""
     """What the application is for, in a sentence or two."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
@@ -43,7 +44,7 @@ class IntRange(SpecModel):
 
     int: tuple[int, int]
     """`[low, high]`."""
-    step: Annotated[int, Field(ge=1)] = 1
+    step: Annotated[builtins.int, Field(ge=1)] = 1
     """Spacing between candidate values."""
 
     @model_validator(mode="after")

@@ -1,0 +1,61 @@
+"""What the command modules share: the `--set` option, spec loading, and error reporting."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from etbuilder.spec import Spec
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a spec key, e.g. --set train.epochs=5 (repeatable).",
+        show_default=False,
+    ),
+]
+"""The `--set KEY=VALUE` option every command that reads a spec takes."""
+
+SpecArgument = Annotated[str, typer.Argument(metavar="SPEC", help="The spec file (YAML).")]
+"""The positional spec file argument."""
+
+DEBUG_VARIABLE = "ETB_DEBUG"
+"""Set to 1 to see the traceback of an internal error."""
+
+
+def load(path: str, overrides: list[str] | None) -> Spec:
+    """Load and check the spec at `path` with `--set` overrides; raises SpecError."""
+    from etbuilder.spec.loader import load_spec
+
+    return load_spec(path, overrides or [])
+
+
+def report(error: BaseException) -> int:
+    """Print `error` for the user on stderr and return the process exit code.
+
+    An `EtbError` is a user-facing message with its own exit code (2 for user mistakes); anything
+    else is a bug: one line, and the traceback only when ETB_DEBUG=1.
+    """
+    from etbuilder.errors import EtbError
+
+    if isinstance(error, EtbError):
+        print(error.render(), file=sys.stderr)
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        print("etb: interrupted", file=sys.stderr)
+        return 130
+    if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+        traceback.print_exception(error, file=sys.stderr)
+    detail = f"{type(error).__name__}: {error}".strip().rstrip(":")
+    print(f"etb: internal error ({detail})", file=sys.stderr)
+    if os.environ.get(DEBUG_VARIABLE, "") in ("", "0"):
+        print(f"    hint: rerun with {DEBUG_VARIABLE}=1 to see the traceback", file=sys.stderr)
+    return 1

@@ -1,0 +1,413 @@
+"""Cross-field rules: checks that need more than one field, run after the models validated.
+
+Each rule is a small named function `(spec, context) -> list[Finding]`, listed in `RULES` below.
+A finding names a data path; the loader turns it into a located `SpecProblem`. Checks that need the
+data files or the hardware belong to the compiler, not here. The `tune.space` rules live in
+`etbuilder.spec.tune_rules` and are listed here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from etbuilder.spec._finding import Finding, Rule, RuleContext
+from etbuilder.spec._yaml import DataPath
+from etbuilder.spec.data import EXTENSION_FORMATS, DataFile, DataSpec
+from etbuilder.spec.spec import Spec
+from etbuilder.spec.strategy import DaptStrategy, DistillStrategy, LoraStrategy
+from etbuilder.spec.task import (
+    ClassificationTask,
+    EmbeddingTask,
+    NerTask,
+    PairClassificationTask,
+    RegressionTask,
+)
+from etbuilder.spec.tune_rules import tune_metric_fits_task, tune_sampler_fits, tune_space_fits
+
+__all__ = ["RULES", "Finding", "Rule", "RuleContext", "run_rules"]
+
+
+def pair_needs_two_texts(spec: Spec, context: RuleContext) -> list[Finding]:
+    """pair_classification reads exactly two distinct text columns."""
+    task = spec.task
+    if not isinstance(task, PairClassificationTask):
+        return []
+    if len(task.text) != 2:
+        return [
+            Finding(
+                ("task", "text"),
+                f"pair_classification needs exactly two text columns, got {len(task.text)}",
+                "e.g. text: [question1, question2]",
+            )
+        ]
+    return _distinct_pair(task.text)
+
+
+def text_pair_lists(spec: Spec, context: RuleContext) -> list[Finding]:
+    """A list of text columns (regression, embedding) is a pair: two distinct columns."""
+    task = spec.task
+    if not isinstance(task, RegressionTask | EmbeddingTask) or not isinstance(task.text, list):
+        return []
+    if len(task.text) != 2:
+        return [
+            Finding(
+                ("task", "text"),
+                f"a list of text columns is a pair and needs exactly two, got {len(task.text)}",
+                "name one column for single texts, two for pairs",
+            )
+        ]
+    return _distinct_pair(task.text)
+
+
+def _distinct_pair(columns: list[str]) -> list[Finding]:
+    if columns[0] != columns[1]:
+        return []
+    return [Finding(("task", "text", 1), f"both texts of the pair are column '{columns[0]}'", None)]
+
+
+def label_is_not_text(spec: Spec, context: RuleContext) -> list[Finding]:
+    """The label column cannot also be a text column."""
+    text = getattr(spec.task, "text", None)
+    label = getattr(spec.task, "label", None)
+    texts = text if isinstance(text, list) else [text]
+    if label is not None and label in texts:
+        return [
+            Finding(
+                ("task", "label"),
+                f"'{label}' is both the label and a text column",
+                "the model would see the answer; name the column that holds the label",
+            )
+        ]
+    return []
+
+
+def _file_format(source: DataFile, data: DataSpec) -> str | None:
+    chosen = source.format or data.format
+    if chosen != "auto":
+        return chosen
+    return EXTENSION_FORMATS.get(Path(source.path).suffix.lower())
+
+
+def _format_path(name: str, source: DataFile, data: DataSpec, raw: dict[str, Any]) -> DataPath:
+    if source.format is not None:
+        return ("data", name, "format")
+    if data.format != "auto" and "format" in raw.get("data", {}):
+        return ("data", "format")
+    return ("data", name)
+
+
+def _files(data: DataSpec) -> Iterator[tuple[str, DataFile]]:
+    for name in ("train", "validation", "test"):
+        source = getattr(data, name)
+        if source is not None:
+            yield name, source
+
+
+def ner_reads_token_files(spec: Spec, context: RuleContext) -> list[Finding]:
+    """ner needs conll files or jsonl/parquet with list columns; conll is only for ner."""
+    findings = []
+    is_ner = isinstance(spec.task, NerTask)
+    for name, source in _files(spec.data):
+        form = _file_format(source, spec.data)
+        where = _format_path(name, source, spec.data, context.raw)
+        if is_ner and form in ("csv", "tsv"):
+            findings.append(
+                Finding(
+                    where,
+                    f"the ner task reads token and tag lists, but data.{name} is read as {form}",
+                    "use conll files (token<TAB>tag lines), or jsonl/parquet with list columns",
+                )
+            )
+        elif not is_ner and form == "conll":
+            findings.append(
+                Finding(
+                    where,
+                    f"data.{name} is read as conll (tagged tokens), which only the ner task reads",
+                    "set data.format (or the file's format) to csv, tsv, jsonl or parquet",
+                )
+            )
+    return findings
+
+
+def _strategies(spec: Spec) -> Iterator[tuple[DataPath, Any]]:
+    yield ("strategy",), spec.strategy
+    if isinstance(spec.strategy, DaptStrategy):
+        yield ("strategy", "then"), spec.strategy.then
+
+
+def distill_teacher_is_not_self(spec: Spec, context: RuleContext) -> list[Finding]:
+    """A distillation teacher cannot be the spec being trained."""
+    findings = []
+    for path, strategy in _strategies(spec):
+        if not isinstance(strategy, DistillStrategy) or context.spec_path is None:
+            continue
+        if Path(strategy.teacher).resolve() == context.spec_path:
+            findings.append(
+                Finding(
+                    (*path, "teacher"),
+                    "the teacher is this spec itself",
+                    "point teacher at a finished run folder or another spec (a bigger model)",
+                )
+            )
+    return findings
+
+
+def dapt_corpus_column_needs_corpus(spec: Spec, context: RuleContext) -> list[Finding]:
+    """dapt's corpus_column names a column of the corpus file, so it needs `corpus`."""
+    strategy = spec.strategy
+    if isinstance(strategy, DaptStrategy) and strategy.corpus_column and not strategy.corpus:
+        return [
+            Finding(
+                ("strategy", "corpus_column"),
+                "corpus_column needs a corpus file to read the column from",
+                "add strategy.corpus: path/to/file, or remove corpus_column to adapt on the "
+                "task's own training texts",
+                key=True,
+            )
+        ]
+    return []
+
+
+def fp16_needs_gpu(spec: Spec, context: RuleContext) -> list[Finding]:
+    """fp16 training needs a GPU; on a CPU use bf16 or fp32."""
+    if spec.train.precision == "fp16" and spec.compute.devices == "cpu":
+        return [
+            Finding(
+                ("train", "precision"),
+                "fp16 needs a GPU, but compute.devices is cpu",
+                "use precision: bf16 or fp32 on a CPU, or compute.devices: auto/cuda",
+            )
+        ]
+    return []
+
+
+def fsdp_needs_processes(spec: Spec, context: RuleContext) -> list[Finding]:
+    """FSDP shards across processes; one local process has nothing to shard across."""
+    compute = spec.compute
+    if compute.parallelism != "fsdp" or compute.engine != "local" or compute.nodes > 1:
+        return []
+    if compute.processes_per_node == 1:
+        return [
+            Finding(
+                ("compute", "parallelism"),
+                "fsdp shards the model across processes, but this layout runs one process",
+                "set compute.processes_per_node above 1 (or auto), use engine torchrun or ray, "
+                "or parallelism: ddp",
+            )
+        ]
+    return []
+
+
+def multi_node_needs_launcher(spec: Spec, context: RuleContext) -> list[Finding]:
+    """More than one node needs torchrun or ray, and a rendezvous address every node reaches."""
+    compute = spec.compute
+    if compute.nodes == 1:
+        return []
+    if compute.engine == "local":
+        return [
+            Finding(
+                ("compute", "nodes"),
+                f"{compute.nodes} nodes need a launcher that spans machines, but engine is local",
+                "set compute.engine: torchrun (or ray) and compute.rendezvous: host:port",
+            )
+        ]
+    if not compute.rendezvous:
+        what = "host:port of node 0" if compute.engine == "torchrun" else "the Ray head address"
+        return [
+            Finding(
+                ("compute", "rendezvous"),
+                f"{compute.nodes} nodes under {compute.engine} need a rendezvous address",
+                f"set compute.rendezvous to {what}, reachable from every node",
+            )
+        ]
+    return []
+
+
+def rendezvous_is_host_port(spec: Spec, context: RuleContext) -> list[Finding]:
+    """torchrun's rendezvous is `host:port`."""
+    address = spec.compute.rendezvous
+    if spec.compute.engine != "torchrun" or not address:
+        return []
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and 0 < int(port) < 65536:
+        return []
+    return [
+        Finding(
+            ("compute", "rendezvous"),
+            f"'{address}' is not host:port",
+            "e.g. rendezvous: node0.cluster:29500",
+        )
+    ]
+
+
+def split_is_used(spec: Spec, context: RuleContext) -> list[Finding]:
+    """A split with both validation and test files has nothing left to carve out."""
+    data = spec.data
+    if data.split is not None and data.validation is not None and data.test is not None:
+        return [
+            Finding(
+                ("data", "split"),
+                "split is never used: validation and test both come from files",
+                "remove data.split, or one of the files to carve it out of train instead",
+                key=True,
+            )
+        ]
+    return []
+
+
+def lists_are_unique(spec: Spec, context: RuleContext) -> list[Finding]:
+    """Labels, column names, deploy formats and LoRA targets list each value once."""
+    lists: list[tuple[DataPath, list[Any] | None]] = [
+        (("task", "labels"), getattr(spec.task, "labels", None)),
+        (("data", "columns"), spec.data.columns),
+        (("deploy", "formats"), list(spec.deploy.formats)),
+    ]
+    lists += [((*path, "columns"), source.columns) for path, source in _source_paths(spec)]
+    for path, strategy in _strategies(spec):
+        if isinstance(strategy, LoraStrategy) and isinstance(strategy.targets, list):
+            lists.append(((*path, "targets"), strategy.targets))
+    findings = []
+    for path, values in lists:
+        seen: set[Any] = set()
+        for index, value in enumerate(values or []):
+            if value in seen:
+                findings.append(Finding((*path, index), f"'{value}' is listed twice"))
+            seen.add(value)
+    return findings
+
+
+def _source_paths(spec: Spec) -> Iterator[tuple[DataPath, DataFile]]:
+    for name, source in _files(spec.data):
+        yield ("data", name), source
+
+
+def classifier_has_two_labels(spec: Spec, context: RuleContext) -> list[Finding]:
+    """A classifier's fixed label set needs at least two labels (one label predicts nothing)."""
+    task = spec.task
+    labels = task.labels if isinstance(task, ClassificationTask | PairClassificationTask) else None
+    if labels is not None and len(labels) < 2:
+        return [
+            Finding(
+                ("task", "labels"),
+                f"a classifier needs at least two labels, got {len(labels)}",
+                "list every label, or leave labels out to take them from the training data",
+            )
+        ]
+    return []
+
+
+def early_stopping_needs_validation(spec: Spec, context: RuleContext) -> list[Finding]:
+    """Early stopping watches the validation metric, so there must be validation data."""
+    data = spec.data
+    no_split = data.split is not None and data.split.validation == 0
+    if spec.train.early_stopping is not None and data.validation is None and no_split:
+        return [
+            Finding(
+                ("train", "early_stopping"),
+                "early stopping watches the validation metric, but there is no validation data "
+                "(data.split.validation is 0 and data.validation is not set)",
+                "set data.split.validation above 0 or give data.validation, or remove "
+                "early_stopping",
+                key=True,
+            )
+        ]
+    return []
+
+
+def embedding_loss_fits(spec: Spec, context: RuleContext) -> list[Finding]:
+    """Pair losses need two text columns; scored losses also need a label column."""
+    task = spec.task
+    if not isinstance(task, EmbeddingTask) or task.loss == "auto":
+        return []
+    if not isinstance(task.text, list):
+        return [
+            Finding(
+                ("task", "loss"),
+                f"loss {task.loss} trains on pairs of texts, but task.text names one column",
+                "set task.text: [first, second]",
+            )
+        ]
+    if task.loss in ("cosine", "contrastive") and task.label is None:
+        return [
+            Finding(
+                ("task", "loss"),
+                f"loss {task.loss} learns from a score or 0/1 label per pair, but task.label "
+                "is not set",
+                "set task.label, or use loss: in_batch_negatives",
+            )
+        ]
+    return []
+
+
+def int8_needs_onnx(spec: Spec, context: RuleContext) -> list[Finding]:
+    """int8 quantization is applied to the ONNX export."""
+    deploy = spec.deploy
+    if deploy.quantization == "int8" and "onnx" not in deploy.formats:
+        return [
+            Finding(
+                ("deploy", "quantization"),
+                "int8 quantization applies to the ONNX model, but deploy.formats has no onnx",
+                "add onnx to deploy.formats, or set quantization: none",
+            )
+        ]
+    return []
+
+
+def warmup_steps_are_whole(spec: Spec, context: RuleContext) -> list[Finding]:
+    """A warmup of 1 or more counts steps, so it must be a whole number."""
+    warmup = spec.train.warmup
+    if warmup >= 1 and warmup != int(warmup):
+        return [
+            Finding(
+                ("train", "warmup"),
+                f"warmup {warmup:g} counts steps (it is 1 or more) but is not a whole number",
+                "use a fraction below 1 for a share of the steps, or a whole number of steps",
+            )
+        ]
+    return []
+
+
+def lora_targets_not_empty(spec: Spec, context: RuleContext) -> list[Finding]:
+    """An empty LoRA target list would adapt nothing."""
+    return [
+        Finding(
+            (*path, "targets"),
+            "the target list is empty, so LoRA would train nothing",
+            "list module names (e.g. [query, value]) or use targets: auto",
+        )
+        for path, strategy in _strategies(spec)
+        if isinstance(strategy, LoraStrategy) and strategy.targets == []
+    ]
+
+
+RULES: list[Rule] = [
+    pair_needs_two_texts,
+    text_pair_lists,
+    label_is_not_text,
+    ner_reads_token_files,
+    distill_teacher_is_not_self,
+    dapt_corpus_column_needs_corpus,
+    fp16_needs_gpu,
+    fsdp_needs_processes,
+    multi_node_needs_launcher,
+    rendezvous_is_host_port,
+    split_is_used,
+    lists_are_unique,
+    classifier_has_two_labels,
+    early_stopping_needs_validation,
+    embedding_loss_fits,
+    int8_needs_onnx,
+    warmup_steps_are_whole,
+    lora_targets_not_empty,
+    tune_space_fits,
+    tune_metric_fits_task,
+    tune_sampler_fits,
+]
+"""Every cross-field rule, in the order its findings are reported."""
+
+
+def run_rules(spec: Spec, context: RuleContext) -> list[Finding]:
+    """The findings of every rule in `RULES`."""
+    return [finding for rule in RULES for finding in rule(spec, context)]
