@@ -27,7 +27,8 @@ class Decision(PlanModel):
     value: Any
     reason: str
     source: Literal["spec", "default", "inferred"] = "inferred"
-    """spec: the user wrote it; default: the schema default; inferred: computed from data/hardware."""
+    """spec: the user wrote it; default: the schema default; inferred: computed from data or
+    hardware."""
 
 
 class PlanWarning(PlanModel):
@@ -235,6 +236,11 @@ class Estimates(PlanModel):
     memory_bytes: dict[str, int]
     """weights, gradients, optimizer, activations, total (per process)."""
     flops_per_epoch: float
+    """Training plus the evaluation pass of one epoch."""
+    flops_once: float = 0.0
+    """One-off work outside the epochs: feature caching, teacher logits, the masked-LM phase."""
+    throughput_flops: float = 0.0
+    """FLOP/s the time estimate assumes (all processes together)."""
     seconds_per_epoch: float
     seconds_total: float
     time_basis: str

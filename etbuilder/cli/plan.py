@@ -1,0 +1,161 @@
+"""`etb plan`: compile a spec against its data and show what a run will do and cost."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from etbuilder.compiler.plan import Plan, StrategyPlan
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n:,}"
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _labels(counts: dict[str, int], rows: int) -> str:
+    if not counts:
+        return ""
+    shown = [f"{k}: {v / max(sum(counts.values()), 1):.0%}" for k, v in list(counts.items())[:6]]
+    more = f" (+{len(counts) - 6})" if len(counts) > 6 else ""
+    return ", ".join(shown) + more
+
+
+def profile_table(plan: Plan) -> Table:
+    table = Table(title="Data profile", title_justify="left")
+    for name, justify in (
+        ("split", "left"), ("rows", "right"), ("empty", "right"), ("dupes", "right"),
+        ("labels", "left"), ("tokens p50/p90/p99/max", "right"), ("truncated", "right"),
+    ):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for p in plan.data.profiles:
+        lengths = p.lengths
+        labels = _labels(p.label_counts, p.rows)
+        if p.target_stats:
+            t = p.target_stats
+            labels = f"{t['min']:g}..{t['max']:g} (mean {t['mean']:g}, std {t['std']:g})"
+        if p.unseen_labels:
+            labels += f" [yellow]unseen: {', '.join(p.unseen_labels[:3])}[/yellow]"
+        table.add_row(
+            p.name,
+            f"{p.rows:,}",
+            str(p.empty_texts),
+            str(p.duplicates),
+            labels,
+            f"{lengths.p50}/{lengths.p90}/{lengths.p99}/{lengths.max}" if lengths else "",
+            f"{lengths.truncated:,}" if lengths else "",
+        )
+    return table
+
+
+def decisions_table(plan: Plan) -> Table:
+    table = Table(title="Decisions", title_justify="left", expand=True)
+    table.add_column("setting", style="bold", no_wrap=True)
+    table.add_column("value", max_width=32, overflow="fold")
+    table.add_column("from", no_wrap=True)
+    table.add_column("why", ratio=1)
+    for d in plan.decisions:
+        table.add_row(d.key, _value(d.value), d.source, d.reason)
+    return table
+
+
+def estimates_table(plan: Plan) -> Table:
+    e = plan.estimates
+    table = Table(title="Estimates (per process)", title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("parameters", f"{_count(e.parameters_total)} total, "
+                  f"{_count(e.parameters_trainable)} trainable")  # fmt: skip
+    for key in ("weights", "gradients", "optimizer", "activations", "total"):
+        table.add_row(f"memory: {key}", _bytes(e.memory_bytes.get(key, 0)))
+    table.add_row("FLOPs per epoch", f"{e.flops_per_epoch:.3g}")
+    if e.flops_once:
+        table.add_row("FLOPs once (caches, pretraining)", f"{e.flops_once:.3g}")
+    table.add_row("time per epoch", _seconds(e.seconds_per_epoch))
+    table.add_row("time total", _seconds(e.seconds_total))
+    return table
+
+
+def show(plan: Plan, console: Console) -> None:
+    """Print the readable summary of `plan`."""
+    b, hw, s = plan.backbone, plan.hardware, plan.schedule
+    console.print(
+        f"[bold]{plan.spec.name}[/bold]: {plan.task.type} with {plan.strategy.type} on "
+        f"{b.name} ({b.model_type}, {b.layers} layers, hidden {b.hidden_size}) | "
+        f"{hw.device_name} ({hw.device}, {hw.cpu_cores} cores) | {plan.precision.used}"
+    )
+    if plan.data.split:
+        r = plan.data.split
+        console.print(
+            f"split carved from train: validation {r.validation:g}, test {r.test:g}, "
+            f"{'stratified' if r.stratify else 'not stratified'}, seed {r.seed}"
+        )
+    console.print(profile_table(plan))
+    console.print(decisions_table(plan))
+    strategy: StrategyPlan | None = plan.strategy
+    console.print("[bold]Strategy[/bold]")
+    while strategy is not None:
+        for i, action in enumerate(strategy.actions, 1):
+            console.print(f"  {i}. {action}")
+        strategy = strategy.then
+    console.print(
+        f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
+        f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, global batch {s.global_batch} "
+        f"({s.batch_size} x {s.processes} x {s.accumulation}), lr {s.learning_rate:g} {s.schedule}"
+    )
+    console.print(estimates_table(plan))
+    console.print(f"[dim]time basis: {plan.estimates.time_basis}[/dim]")
+    if plan.warnings:
+        console.print("[bold yellow]Warnings[/bold yellow]")
+        for w in plan.warnings:
+            console.print(f"  [yellow]{w.code}[/yellow]: {w.message}")
+    else:
+        console.print("[green]No warnings.[/green]")
+    console.print(
+        f"[bold]Commands[/bold] ({plan.compute.engine}, {plan.compute.world_size} process(es))"
+    )
+    for c in plan.compute.commands:
+        env = " ".join(f"{k}={v}" for k, v in sorted(c.env.items()))
+        console.print(
+            f"  node {c.node}: {env} {shlex.join(c.argv)}", soft_wrap=True, highlight=False
+        )
+
+
+def plan(
+    spec: Path = typer.Argument(..., help="The spec file (YAML)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a spec value: --set a.b=c."),
+    json_: bool = typer.Option(False, "--json", help="Print the full plan as JSON (only)."),
+) -> None:
+    """Compile the spec against its data: profile, decisions with reasons, estimates, commands."""
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.spec.loader import load_spec
+
+    loaded = load_spec(spec, set_)
+    compiled = compile_spec(loaded, spec_path=spec)
+    if json_:
+        sys.stdout.write(compiled.to_json())
+        return
+    show(compiled, Console(width=None if sys.stdout.isatty() else 132))

@@ -1,0 +1,1 @@
+"""The compiler passes, one module each; `etbuilder.compiler.pipeline.PASSES` orders them."""

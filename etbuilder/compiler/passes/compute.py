@@ -1,0 +1,131 @@
+"""Pass `layout_compute`: processes per node, threads, and each node's exact command line."""
+
+from __future__ import annotations
+
+from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.passes.precision import uses_gpu
+from etbuilder.compiler.plan import ComputePlan, NodeCommand
+from etbuilder.errors import CompileError
+
+LAUNCH_MODULE = "etbuilder.runtime.launch"
+"""What torchrun starts in each process: it reads the plan JSON."""
+RAY_MODULE = "etbuilder.runtime.ray_launch"
+"""The Ray driver: it reads the plan JSON and starts the workers."""
+
+
+def run_dir(ctx: CompileContext) -> str:
+    """The folder the run writes (its timestamped subfolder is made by `etb run`)."""
+    return f"runs/{ctx.spec.name}"
+
+
+def plan_path(ctx: CompileContext) -> str:
+    """Where the launch commands expect the plan: `etb plan SPEC --json > <this>`."""
+    return f"{run_dir(ctx)}/plan.json"
+
+
+def layout_compute(ctx: CompileContext) -> CompileContext:
+    """Resolve the process layout and write each node's command line."""
+    compute = ctx.spec.compute
+    gpu = uses_gpu(ctx)
+    ppn_spec = compute.processes_per_node
+    if ppn_spec == "auto":
+        ppn = ctx.hardware.device_count if gpu and ctx.hardware.device == "cuda" else 1
+        why = f"auto: one per GPU ({ppn})" if gpu else "auto: one process on a CPU machine"
+        ctx = ctx.decide("compute.processes_per_node", ppn, why, "default")
+    else:
+        ppn = ppn_spec
+    if compute.engine == "local" and (ppn > 1 or compute.nodes > 1):
+        raise CompileError(
+            f"compute.engine local runs a single process, but the spec asks for {compute.nodes} "
+            f"node(s) x {ppn} process(es); set compute.engine: torchrun (or ray)"
+        )
+    if compute.nodes > 1 and not compute.rendezvous:
+        raise CompileError(
+            f"{compute.nodes} nodes need a meeting point: set compute.rendezvous to host:port "
+            "of the first node (reachable from every node)"
+        )
+    world = compute.nodes * ppn
+    cores = ctx.hardware.cpu_cores
+    if compute.threads is not None:
+        threads = compute.threads
+    else:
+        threads = max(1, cores // ppn)
+        ctx = ctx.decide(
+            "compute.threads", threads, f"{cores} CPU cores / {ppn} process(es) per node"
+        )
+    env = {"OMP_NUM_THREADS": str(threads)}
+    commands = _commands(ctx, compute.engine, compute.nodes, ppn, world, env)
+    plan = ComputePlan(
+        engine=compute.engine,
+        nodes=compute.nodes,
+        processes_per_node=ppn,
+        world_size=world,
+        parallelism=compute.parallelism,
+        threads_per_process=threads,
+        commands=commands,
+    )
+    ctx = ctx.decide(
+        "compute.world_size", world, f"{compute.nodes} node(s) x {ppn} process(es) per node"
+    )
+    return ctx.replace(compute=plan)
+
+
+def _commands(
+    ctx: CompileContext, engine: str, nodes: int, ppn: int, world: int, env: dict[str, str]
+) -> list[NodeCommand]:
+    compute = ctx.spec.compute
+    plan_json = plan_path(ctx)
+    if engine == "local":
+        spec = str(ctx.spec_path) if ctx.spec_path else f"{ctx.spec.name}.yaml"
+        return [NodeCommand(node=0, argv=["etb", "run", spec, "--output", run_dir(ctx)], env=env)]
+    if engine == "ray":
+        argv = [
+            "python",
+            "-m",
+            RAY_MODULE,
+            plan_json,
+            "--address",
+            compute.rendezvous or "auto",
+            "--num-workers",
+            str(world),
+        ]
+        if uses_gpu(ctx):
+            argv.append("--use-gpu")
+        return [NodeCommand(node=0, argv=argv, env=env)]
+    if nodes == 1:
+        argv = [
+            "torchrun",
+            "--standalone",
+            "--nproc-per-node",
+            str(ppn),
+            "-m",
+            LAUNCH_MODULE,
+            plan_json,
+        ]
+        return [NodeCommand(node=0, argv=argv, env=env)]
+    endpoint = compute.rendezvous or ""
+    return [
+        NodeCommand(
+            node=rank,
+            argv=[
+                "torchrun",
+                "--nnodes",
+                str(nodes),
+                "--nproc-per-node",
+                str(ppn),
+                "--node-rank",
+                str(rank),
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                endpoint,
+                "--rdzv-id",
+                ctx.spec.name,
+                "-m",
+                LAUNCH_MODULE,
+                plan_json,
+            ],
+            env=env,
+        )
+        for rank in range(nodes)
+    ]

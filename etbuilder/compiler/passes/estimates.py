@@ -1,0 +1,170 @@
+"""Pass `estimate_cost`: parameters, memory per process, FLOPs and time.
+
+Memory per process: fp32 weights (4 B/param), fp32 gradients of trainable parameters
+(4 B), AdamW moments (8 B per trainable parameter), and activations after Korthikanti et al.
+2022, "Reducing Activation Recomputation in Large Transformer Models", eq. 1: one layer keeps
+s*b*h*(34 + 5*a*s/h) bytes with 16-bit activations (twice that in fp32), for every layer the
+backward pass goes through. FSDP divides weights, gradients and optimizer state by the world.
+
+FLOPs (Kaplan et al. 2020): a forward pass costs 2 x parameters per token plus attention
+(4*s*h per token per layer); the backward pass twice that for layers whose weights train,
+once that for frozen layers gradients flow through (LoRA), nothing for layers below them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from etbuilder.compiler.architecture import layer_parameters, mlm_head_parameters
+from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.passes.precision import uses_gpu
+from etbuilder.compiler.plan import BackboneInfo, Estimates, StrategyPlan
+from etbuilder.compiler.throughput import lookup
+
+
+def sig(value: float, digits: int = 4) -> float:
+    """`value` rounded to `digits` significant digits (stable JSON)."""
+    return float(f"{value:.{digits}g}")
+
+
+@dataclass(frozen=True)
+class Passes:
+    """How many layers each kind of pass touches during training."""
+
+    trained: int
+    """Layers whose weights train: forward + full backward (3x forward)."""
+    through: int
+    """Frozen layers the gradient flows through (LoRA): forward + input gradients (2x)."""
+    forward: int
+    """Frozen layers below every trained part: forward only."""
+
+
+def layer_passes(strategy: StrategyPlan, layers: int) -> Passes:
+    """Classify the backbone's layers by what training does to them."""
+    if strategy.type == "features":
+        return Passes(0, 0, 0)  # training reads cached vectors
+    if strategy.type == "lora":
+        return Passes(0, layers, 0)
+    if strategy.type == "distill":
+        kept = len(strategy.options.get("student_layers") or []) or layers
+        return Passes(kept, 0, 0)
+    if strategy.type == "freeze":
+        frozen = int(strategy.options.get("layers") or 0)
+        return Passes(layers - frozen, 0, frozen)
+    return Passes(layers, 0, 0)
+
+
+def activation_bytes(b: BackboneInfo, batch: int, length: int, layers: int, fp32: bool) -> int:
+    """Korthikanti et al. eq. 1 for `layers` layers: s*b*h*(34 + 5*a*s/h) bytes each."""
+    h, a, s = b.hidden_size, b.heads, length
+    per_layer = s * batch * h * (34 + 5 * a * s / h)
+    return int(per_layer * layers * (2 if fp32 else 1))
+
+
+def forward_flops_per_token(b: BackboneInfo, length: int) -> float:
+    """One layer's forward FLOPs per token: 2 x its parameters + attention scores and mix."""
+    return 2 * layer_parameters(b) + 4 * length * b.hidden_size
+
+
+def estimate_cost(ctx: CompileContext) -> CompileContext:
+    """Fill `estimates` and record the figures that decide whether the run fits."""
+    b: BackboneInfo = ctx.need("backbone")
+    strategy: StrategyPlan = ctx.need("strategy")
+    schedule = ctx.need("schedule")
+    compute = ctx.need("compute")
+    precision = ctx.need("precision")
+    task = ctx.need("task")
+    final = strategy.then or strategy
+    total = sum(g.parameters for g in final.groups)
+    trainable = final.trainable_parameters
+    fp32 = precision.used == "fp32"
+    passes = layer_passes(final, b.layers)
+    shard = compute.world_size if compute.parallelism == "fsdp" else 1
+    length = task.max_length
+    activations = activation_bytes(
+        b, schedule.batch_size, length, passes.trained + passes.through, fp32
+    )
+    if passes.forward or final.type == "features":
+        activations += activation_bytes(b, schedule.batch_size, length, 1, fp32)
+    if strategy.type == "dapt":  # the masked-LM phase keeps logits over the vocabulary
+        mlm = activation_bytes(b, schedule.batch_size, length, b.layers, fp32)
+        mlm += schedule.batch_size * length * b.vocab_size * 4
+        activations = max(activations, mlm)
+        total_mlm = b.parameters + mlm_head_parameters(b)
+        trainable = max(trainable, total_mlm)
+    memory = {
+        "weights": total * 4 // shard,
+        "gradients": trainable * 4 // shard,
+        "optimizer": trainable * 8 // shard,
+        "activations": activations,
+    }
+    memory["total"] = sum(memory.values())
+
+    tokens = _tokens(ctx, "train", length)
+    eval_tokens = _tokens(ctx, "validation", length)
+    per_token = forward_flops_per_token(b, length)
+    train_flops = tokens * per_token * (3 * passes.trained + 2 * passes.through + passes.forward)
+    train_flops += 6 * tokens * (trainable - _backbone_trainable(final))  # head, adapters
+    eval_flops = eval_tokens * per_token * b.layers
+    once = _once_flops(ctx, b, final, strategy, per_token, length, schedule.global_batch)
+
+    tp = lookup("cuda" if uses_gpu(ctx) else "cpu", ctx.hardware.device_name, precision.used)
+    scale = compute.world_size if uses_gpu(ctx) else compute.nodes
+    throughput = tp.flops_per_second * scale
+    per_epoch = train_flops + eval_flops
+    seconds_epoch = per_epoch / throughput
+    seconds_total = seconds_epoch * schedule.epochs + once / throughput
+    estimates = Estimates(
+        parameters_total=total,
+        parameters_trainable=final.trainable_parameters,
+        memory_bytes=memory,
+        flops_per_epoch=sig(per_epoch),
+        flops_once=sig(once),
+        throughput_flops=sig(throughput),
+        seconds_per_epoch=round(seconds_epoch, 1),
+        seconds_total=round(seconds_total, 1),
+        time_basis=tp.basis + (f", x {scale} processes" if scale > 1 else ""),
+    )
+    ctx = ctx.decide(
+        "estimates.tokens_per_epoch",
+        int(tokens),
+        "training rows x mean tokens per example after truncation (dynamic padding)",
+    )
+    return ctx.replace(estimates=estimates)
+
+
+def _tokens(ctx: CompileContext, split: str, max_length: int) -> float:
+    measured = ctx.split_lengths(split)
+    profile = ctx.profile(split)
+    if measured is None or profile is None or not measured.lengths:
+        return 0.0
+    mean = sum(min(n, max_length) for n in measured.lengths) / len(measured.lengths)
+    return mean * profile.rows
+
+
+def _backbone_trainable(strategy: StrategyPlan) -> int:
+    return sum(
+        g.parameters for g in strategy.groups if g.trainable and g.name not in ("head", "lora")
+    )
+
+
+def _once_flops(
+    ctx: CompileContext,
+    b: BackboneInfo,
+    final: StrategyPlan,
+    strategy: StrategyPlan,
+    per_token: float,
+    length: int,
+    global_batch: int,
+) -> float:
+    once = 0.0
+    if final.type == "features":  # encode every split once
+        all_tokens = sum(_tokens(ctx, p.name, length) for p in ctx.profiles)
+        once += all_tokens * per_token * b.layers
+    if final.type == "distill":  # teacher logits on the training set (teacher ~ the backbone)
+        once += _tokens(ctx, "train", length) * per_token * b.layers
+    if strategy.type == "dapt":  # masked-LM steps over full-length sequences
+        steps = int(strategy.options.get("steps") or 0)
+        mlm_tokens = steps * global_batch * length
+        once += mlm_tokens * (3 * per_token * b.layers + 6 * b.hidden_size * b.vocab_size)
+    return once
