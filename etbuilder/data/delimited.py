@@ -34,13 +34,27 @@ def _records(text: str, delimiter: str, quoting: bool) -> Iterator[tuple[int, li
         io.StringIO(text, newline=""),
         delimiter=delimiter,
         quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
-        strict=False,
+        strict=True,
     )
     start = 1
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise _QuoteError(start, str(exc)) from None
         if fields and any(f.strip() for f in fields):
             yield start, fields
         start = reader.line_num + 1
+
+
+class _QuoteError(Exception):
+    """csv's strict mode rejected a quote; carries the record's first line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def read_delimited(source: SplitSource) -> Table:
@@ -51,8 +65,14 @@ def read_delimited(source: SplitSource) -> Table:
     records = _records(text, delimiter, source.quoting)
     try:
         names, lines, rows = _collect(source, records, text, delimiter)
-    except csv.Error as exc:
-        raise DataError(f"malformed {source.format}: {exc}", file=path) from None
+    except _QuoteError as exc:
+        raise DataError(
+            f'a `"` is misplaced for a quoted field ({exc})',
+            file=path,
+            row=exc.line,
+            hint='if `"` is part of the text rather than quotes around fields, '
+            "set `quoting: false`; otherwise double the quotes inside quoted fields",
+        ) from None
     if not rows:
         raise DataError(
             "the file has a header but no data rows" if source.header else "the file is empty",
@@ -89,6 +109,8 @@ def _collect(
             row=first_line,
             hint=hint,
         )
+    if source.quoting and delimiter == "\t":
+        _check_swallowed_rows(source, first_line, first_fields, width)
     names = list(source.columns) if source.columns else None
     lines: list[int] = []
     rows: list[list[str]] = []

@@ -60,8 +60,9 @@ def _bert(
 
 
 def _roberta(vocab: int, model_type: str = "roberta") -> dict[str, Any]:
-    return _bert(12, 768, vocab, model_type=model_type, max_position_embeddings=514,
-                 type_vocab_size=1)  # fmt: skip
+    return _bert(
+        12, 768, vocab, model_type=model_type, max_position_embeddings=514, type_vocab_size=1
+    )
 
 
 _ENTRIES: tuple[ZooEntry, ...] = (

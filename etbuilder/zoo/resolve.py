@@ -43,7 +43,12 @@ def read_config(folder: Path) -> dict[str, Any]:
 def backbone_info(
     name: str, source: Source, folder: Path, online_id: str | None = None
 ) -> BackboneInfo:
-    """BackboneInfo of the model in `folder` (config.json, weight headers when present)."""
+    """BackboneInfo of the model in `folder` (config.json, weight headers when present).
+
+    Parameters: the exact formula of the model family (what `AutoModel` builds, pooler
+    included, whatever head the checkpoint ships); for other families, the tensors of the
+    encoder in the weight headers; the BERT formula as a last estimate.
+    """
     config = read_config(folder)
     try:
         shape = encoder_shape(config)
@@ -54,8 +59,9 @@ def backbone_info(
     weights = summarize_weights(folder)
     if weights is None and online_id is not None:
         weights = _remote_weights(online_id)
-    counted = weights.encoder_parameters(shape.model_type) if weights else None
-    parameters = counted if counted else encoder_parameters(config)[0]
+    parameters, exact = encoder_parameters(config)
+    if not exact and weights is not None:
+        parameters = weights.encoder_parameters(shape.model_type) or parameters
     return BackboneInfo(
         name=name,
         source=source,
