@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from etbuilder.cli._common import SetOption, SpecArgument, load
 from etbuilder.compiler.plan import Plan, StrategyPlan
 
 
@@ -145,16 +145,14 @@ def show(plan: Plan, console: Console) -> None:
 
 
 def plan(
-    spec: Path = typer.Argument(..., help="The spec file (YAML)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a spec value: --set a.b=c."),
-    json_: bool = typer.Option(False, "--json", help="Print the full plan as JSON (only)."),
+    spec: SpecArgument,
+    set_: SetOption = None,
+    json_: bool = typer.Option(False, "--json", help="Print the full plan as JSON, only that."),
 ) -> None:
-    """Compile the spec against its data: profile, decisions with reasons, estimates, commands."""
+    """Compile a spec against its data: profile, decisions and why, estimates, commands."""
     from etbuilder.compiler.pipeline import compile_spec
-    from etbuilder.spec.loader import load_spec
 
-    loaded = load_spec(spec, set_)
-    compiled = compile_spec(loaded, spec_path=spec)
+    compiled = compile_spec(load(spec, set_), spec_path=spec)
     if json_:
         sys.stdout.write(compiled.to_json())
         return
