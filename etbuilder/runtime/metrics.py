@@ -84,15 +84,21 @@ def _per_class(
 
 
 def _averages(
-    tp: np.ndarray, n_pred: np.ndarray, n_true: np.ndarray, f1: np.ndarray, present: np.ndarray
+    tp: np.ndarray, n_pred: np.ndarray, n_true: np.ndarray, present: np.ndarray
 ) -> dict[str, float]:
-    """Macro, micro and support-weighted F1 over the labels selected by `present`."""
-    micro = _safe_div(2 * tp[present].sum(), n_pred[present].sum() + n_true[present].sum())
-    weighted = _safe_div((f1 * n_true)[present].sum(), n_true[present].sum())
+    """Macro/micro/weighted F1 and macro precision/recall over the labels in `present`."""
+    tp, n_pred, n_true = tp[present], n_pred[present], n_true[present]
+    if not present.any():
+        return dict.fromkeys(
+            ("f1_macro", "f1_micro", "f1_weighted", "precision_macro", "recall_macro"), 0.0
+        )
+    f1 = _safe_div(2 * tp, n_pred + n_true)
     return {
-        "f1_macro": float(f1[present].mean()) if present.any() else 0.0,
-        "f1_micro": float(micro),
-        "f1_weighted": float(weighted),
+        "f1_macro": float(f1.mean()),
+        "f1_micro": float(_safe_div(2 * tp.sum(), n_pred.sum() + n_true.sum())),
+        "f1_weighted": float(_safe_div((f1 * n_true).sum(), n_true.sum())),
+        "precision_macro": float(_safe_div(tp, n_pred).mean()),
+        "recall_macro": float(_safe_div(tp, n_true).mean()),
     }
 
 
@@ -128,7 +134,7 @@ def classification_metrics(
     f1, table = _per_class(tp, n_pred, n_true, labels)
     out: dict[str, Any] = {
         "accuracy": float(tp.sum() / t.size) if t.size else 0.0,
-        **_averages(tp, n_pred, n_true, f1, (n_true + n_pred) > 0),
+        **_averages(tp, n_pred, n_true, (n_true + n_pred) > 0),
         "per_class": table,
         "confusion_matrix": cm.tolist(),
         "n": int(t.size),
@@ -148,12 +154,9 @@ def multilabel_metrics(y_true: Any, y_pred: Any, labels: Sequence[str]) -> dict[
         raise ValueError(f"multilabel needs n x {len(labels)} arrays, got {t.shape} and {p.shape}")
     tp = (t & p).sum(axis=0)
     n_true, n_pred = t.sum(axis=0), p.sum(axis=0)
-    f1, table = _per_class(tp, n_pred, n_true, labels)
-    averages = _averages(tp, n_pred, n_true, f1, np.ones(len(labels), dtype=bool))
+    _, table = _per_class(tp, n_pred, n_true, labels)
     return {
-        "f1_micro": averages["f1_micro"],
-        "f1_macro": averages["f1_macro"],
-        "f1_weighted": averages["f1_weighted"],
+        **_averages(tp, n_pred, n_true, np.ones(len(labels), dtype=bool)),
         "subset_accuracy": float((t == p).all(axis=1).mean()) if len(t) else 0.0,
         "hamming_loss": float((t != p).mean()) if t.size else 0.0,
         "per_class": table,

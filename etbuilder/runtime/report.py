@@ -70,6 +70,14 @@ def metrics_json(metrics: Mapping[str, Any]) -> str:
     return json.dumps(_jsonable(metrics), sort_keys=True, indent=2) + "\n"
 
 
+def _eval_split(metrics: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    """The split the detailed sections describe: test, or validation when there is no test."""
+    for split in _SPLITS:
+        if metrics.get(split):
+            return split, metrics[split]
+    return "test", {}
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -246,7 +254,7 @@ def _metrics(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
     return ["## Test metrics", "", *_table(["metric", *splits], rows)]
 
 
-def _per_class(plan: Plan, test: Mapping[str, Any]) -> list[str]:
+def _per_class(plan: Plan, split: str, test: Mapping[str, Any]) -> list[str]:
     per_class = test.get("per_class") or {}
     if not per_class:
         return []
@@ -256,15 +264,15 @@ def _per_class(plan: Plan, test: Mapping[str, Any]) -> list[str]:
         for name, row in per_class.items()
     ]
     return [
-        "## Per-class metrics (test)",
+        f"## Per-class metrics ({split})",
         "",
         *_table([title, "precision", "recall", "F1", "support"], rows),
     ]
 
 
-def _confusion(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> list[str]:
+def _confusion(split: str, labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> list[str]:
     lines = [
-        "## Confusion matrix (test)",
+        f"## Confusion matrix ({split})",
         "",
         "Rows are true labels, columns predicted labels.",
         "",
@@ -295,7 +303,7 @@ def _plot_jobs(
     history: Sequence[Mapping[str, Any]],
 ) -> dict[str, Callable[[], bytes | None]]:
     """Plot name -> a function drawing it (PNG bytes, or None when there is nothing to draw)."""
-    task, test = plan.task, metrics.get("test") or {}
+    task, (split, test) = plan.task, _eval_split(metrics)
     jobs: dict[str, Callable[[], bytes | None]] = {
         "learning_curves": lambda: plots.learning_curves(
             history, task.metric, task.metric_direction
@@ -308,7 +316,7 @@ def _plot_jobs(
     if task.type in ("classification", "pair_classification", "multilabel", "ner"):
         kind = "entity type" if task.type == "ner" else "class"
         jobs["per_class_f1"] = lambda: plots.per_class_f1(
-            test.get("per_class") or {}, f"Test F1 per {kind}"
+            test.get("per_class") or {}, f"{split.capitalize()} F1 per {kind}"
         )
     if task.type in ("regression", "embedding"):
         pairs = [(pick(r, TRUE_KEYS), pick(r, PRED_KEYS)) for r in predictions]
@@ -357,16 +365,16 @@ def write_report(
                 written[name] = atomic_write(run_dir / "plots" / f"{name}.png", png)
     written["metrics"] = atomic_write(run_dir / "metrics.json", metrics_json(metrics))
 
-    task, test = plan.task, metrics.get("test") or {}
+    task, (split, test) = plan.task, _eval_split(metrics)
     lines = [f"# Run report: {cell(plan.spec.name)}", ""]
     if plan.spec.description:
         lines += [cell(plan.spec.description, 500), ""]
     lines += _summary(plan, metrics) + _data(plan) + _decisions(plan) + _warnings(plan)
-    lines += _metrics(plan, metrics) + _per_class(plan, test)
+    lines += _metrics(plan, metrics) + _per_class(plan, split, test)
     if task.type in ("classification", "pair_classification") and test.get("confusion_matrix"):
         labels = task.labels or list(test.get("per_class", {}))
-        lines += _confusion(labels, test["confusion_matrix"])
-    lines += ["## Worst errors (test)", "", *worst_errors(task.type, rows), ""]
+        lines += _confusion(split, labels, test["confusion_matrix"])
+    lines += [f"## Worst errors ({split})", "", *worst_errors(task.type, rows), ""]
     lines += ["## Plots", ""]
     plot_links = [f"![{_PLOT_TITLES[n]}](plots/{n}.png)" for n in _PLOT_TITLES if n in written]
     lines += [plot_note] if plot_note else (plot_links or ["No plot had data to draw."])

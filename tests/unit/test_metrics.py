@@ -32,6 +32,12 @@ def _check_classification(t: np.ndarray, p: np.ndarray, k: int, proba=None) -> d
         for avg in ("macro", "micro", "weighted"):
             want = skm.f1_score(t, p, average=avg, zero_division=0)
             assert got[f"f1_{avg}"] == pytest.approx(want), avg
+        assert got["precision_macro"] == pytest.approx(
+            skm.precision_score(t, p, average="macro", zero_division=0)
+        )
+        assert got["recall_macro"] == pytest.approx(
+            skm.recall_score(t, p, average="macro", zero_division=0)
+        )
         if k == 2:
             want = skm.f1_score(t, p, average="binary", pos_label=1, zero_division=0)
             assert got["f1_binary"] == pytest.approx(want)
@@ -122,6 +128,9 @@ def test_multilabel_matches_sklearn(seed: int) -> None:
         for avg in ("micro", "macro", "weighted"):
             want = skm.f1_score(t, p, average=avg, zero_division=0)
             assert got[f"f1_{avg}"] == pytest.approx(want), avg
+        want = skm.precision_score(t, p, average="macro", zero_division=0)
+        assert got["precision_macro"] == pytest.approx(want)
+        assert got["recall_macro"] == pytest.approx(skm.recall_score(t, p, average="macro"))
         prec, rec, f1, sup = skm.precision_recall_fscore_support(
             t, p, average=None, zero_division=0
         )

@@ -221,3 +221,15 @@ def test_report_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert set(written) == {"metrics", "report"}
     assert "Plots skipped: matplotlib is not installed" in written["report"].read_text()
     assert not (tmp_path / "plots").exists()
+
+
+def test_without_test_split_the_details_describe_validation(tmp_path: Path) -> None:
+    metrics, rows = make_results("pair_classification")
+    metrics = {"validation": metrics["test"], "best_epoch": 1}
+    written = write_report(tmp_path, make_plan("pair_classification"), metrics, rows, [])
+    text = written["report"].read_text()
+    assert "## Per-class metrics (validation)" in text
+    assert "## Confusion matrix (validation)" in text
+    assert "## Worst errors (validation)" in text
+    assert "| different | duplicate |" in text
+    assert {"confusion_matrix", "per_class_f1"} <= set(written)
