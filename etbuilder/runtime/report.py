@@ -24,7 +24,14 @@ from typing import Any
 
 from etbuilder.compiler.plan import Plan
 from etbuilder.runtime import plots
-from etbuilder.runtime.report_errors import PRED_KEYS, TRUE_KEYS, cell, pick, worst_errors
+from etbuilder.runtime.report_errors import (
+    PRED_KEYS,
+    TRUE_KEYS,
+    as_float,
+    cell,
+    pick,
+    worst_errors,
+)
 
 _SPLITS = ("test", "validation")
 _CM_TABLE_MAX = 12
@@ -319,12 +326,8 @@ def _plot_jobs(
             test.get("per_class") or {}, f"{split.capitalize()} F1 per {kind}"
         )
     if task.type in ("regression", "embedding"):
-        pairs = [(pick(r, TRUE_KEYS), pick(r, PRED_KEYS)) for r in predictions]
-        pairs = [
-            (float(t), float(p))
-            for t, p in pairs
-            if isinstance(t, int | float) and isinstance(p, int | float)
-        ]
+        values = [(as_float(pick(r, TRUE_KEYS)), as_float(pick(r, PRED_KEYS))) for r in predictions]
+        pairs = [(t, p) for t, p in values if t is not None and p is not None]
         jobs["regression"] = lambda: plots.regression([t for t, _ in pairs], [p for _, p in pairs])
     return jobs
 

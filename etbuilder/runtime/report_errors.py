@@ -12,6 +12,7 @@ Prediction rows (one dict per test example) use these keys; common aliases are a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,17 @@ def pick(row: Mapping[str, Any], keys: Sequence[str], default: Any = None) -> An
         if key in row:
             return row[key]
     return default
+
+
+def as_float(value: Any) -> float | None:
+    """`value` as a finite float (numbers and numeric strings), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def cell(value: Any, width: int = 160) -> str:
@@ -56,6 +68,7 @@ def _table(header: Sequence[str], rows: list[list[str]]) -> list[str]:
 
 
 def _classification(rows: Sequence[Mapping[str, Any]], top: int) -> list[str]:
+    rows = [r for r in rows if pick(r, TRUE_KEYS) is not None]
     wrong = [r for r in rows if str(pick(r, TRUE_KEYS)) != str(pick(r, PRED_KEYS))]
     wrong.sort(key=lambda r: -float(pick(r, SCORE_KEYS, 0.0) or 0.0))
     if not wrong:
@@ -111,9 +124,9 @@ def _multilabel(rows: Sequence[Mapping[str, Any]], top: int) -> list[str]:
 def _regression(rows: Sequence[Mapping[str, Any]], top: int) -> list[str]:
     scored = []
     for r in rows:
-        t, p = pick(r, TRUE_KEYS), pick(r, PRED_KEYS)
-        if isinstance(t, int | float) and isinstance(p, int | float):
-            scored.append((abs(float(p) - float(t)), r, float(t), float(p)))
+        t, p = as_float(pick(r, TRUE_KEYS)), as_float(pick(r, PRED_KEYS))
+        if t is not None and p is not None:
+            scored.append((abs(p - t), r, t, p))
     if not scored:
         return ["No scored prediction to show."]
     scored.sort(key=lambda item: -item[0])
