@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from etbuilder.errors import SpecProblem
 from etbuilder.spec import _walk
-from etbuilder.spec._yaml import DataPath, Document
+from etbuilder.spec._yaml import DataPath, Document, dotted
 
 UNION_NOUNS = {"task": "task", "strategy": "strategy", "then": "strategy to follow dapt"}
 """How a discriminated union at a key is named in messages: `'x' is not a task`."""
@@ -39,10 +39,32 @@ def show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+SYNONYMS = {
+    "gpu": "cuda",
+    "half": "fp16",
+    "float16": "fp16",
+    "bfloat16": "bf16",
+    "float32": "fp32",
+    "full": "fp32",
+    "classifier": "classification",
+    "text_classification": "classification",
+    "token_classification": "ner",
+    "similarity": "regression",
+    "fine_tune": "finetune",
+    "fine-tune": "finetune",
+    "peft": "lora",
+    "sentence_embedding": "embedding",
+    "lr": "learning_rate",
+}
+"""Words users write for a value or key under another name: suggested before spelling matches."""
+
+
 def did_you_mean(word: Any, candidates: list[str]) -> str | None:
     """`did you mean 'x'?` for the closest candidate, or None when nothing is close."""
     if not isinstance(word, str) or not candidates:
         return None
+    if SYNONYMS.get(word.lower()) in candidates:
+        return f"did you mean '{SYNONYMS[word.lower()]}'?"
     lowered = {c.lower(): c for c in candidates}
     if word.lower() in lowered and lowered[word.lower()] != word:
         return f"did you mean '{lowered[word.lower()]}'?"
@@ -203,7 +225,7 @@ def _problem(entry: _Entry, document: Document) -> SpecProblem:
     doc = _field_doc(entry)
     hint: str | None
     if kind == "missing":
-        hint = f"add `{path[-1]}:` ({doc})" if doc else f"add `{path[-1]}:`"
+        hint = f"add `{path[-1]}:` - {doc}" if doc else f"add `{path[-1]}:`"
         message = f"missing required key '{path[-1]}'"
         return document.problem(path, message, hint, key=True, at=path[:-1])
     if kind == "extra_forbidden":
@@ -222,7 +244,7 @@ def _problem(entry: _Entry, document: Document) -> SpecProblem:
         message = f"{show(value)} is not allowed; allowed: {', '.join(allowed)}"
         return document.problem(path, message, hint)
     if kind in _TYPE_WORDS:
-        hint = f"expected {expected}" if expected else None
+        hint = f"expected {expected}" if expected and expected != _TYPE_WORDS[kind] else None
         if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
             hint = f"quote it to make it text: '{value}'"
         return document.problem(path, f"{show(value)} is not {_TYPE_WORDS[kind]}", hint)
@@ -294,6 +316,9 @@ def _extra_hint(entry: _Entry) -> str | None:
         if owners:
             this = _walk.tag_of(model)
             return f"'{key}' belongs to type {' or '.join(owners)}, not {this}"
+    homes = [s for s in _walk.sections_with_key(key) if s != dotted(entry.path[:-1])]
+    if homes:
+        return f"'{key}' belongs under {' or '.join(h + ':' for h in homes[:3])}"
     return f"allowed here: {', '.join(allowed)}" if allowed else None
 
 
@@ -328,4 +353,7 @@ def _not_mapping(entry: _Entry, document: Document) -> SpecProblem:
         hint = f"expected a mapping with keys such as: {', '.join(keys)}" if keys else None
         if tags:
             hint = f"expected a mapping with `type:` one of {', '.join(tags)}"
-    return document.problem(path, f"{show(value)} is not a mapping", hint)
+    expected = _walk.describe(entry.annotation) if entry.annotation is not None else "a mapping"
+    if expected.startswith("a mapping") or " or " not in expected:
+        expected = "a mapping"
+    return document.problem(path, f"{show(value)} is not {expected}", hint)

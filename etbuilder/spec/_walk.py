@@ -181,6 +181,27 @@ def allowed_keys(annotation: Any, value: Any) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
+def sections_with_key(key: str) -> list[str]:
+    """Dotted sections of the spec (from `Spec`) that have a key named `key`, shallowest first."""
+    from etbuilder.spec.spec import Spec
+
+    found: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    queue: list[tuple[type[BaseModel], str]] = [(Spec, "")]
+    while queue:
+        model, path = queue.pop(0)
+        if model in seen:
+            continue
+        seen.add(model)
+        if key in model.model_fields and path and path not in found:
+            found.append(path)
+        for name, field in model.model_fields.items():
+            for member in members(field_annotation(field)):
+                if is_model(member):
+                    queue.append((info(member).base, f"{path}.{name}" if path else name))
+    return found
+
+
 def model_field_types(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo, Any]]:
     """(name, field, annotation with constraints) for each field of a model, in order."""
     for name, field in model.model_fields.items():

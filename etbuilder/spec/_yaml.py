@@ -23,6 +23,7 @@ DataPath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 """`5e-5`: a float in YAML 1.2 and in every user's head, a string to PyYAML (YAML 1.1)."""
@@ -46,6 +47,8 @@ class Document:
     values: dict[DataPath, Location] = field(default_factory=dict)
     keys: dict[DataPath, Location] = field(default_factory=dict)
     problems: list[SpecProblem] = field(default_factory=list)
+    broken: set[str] = field(default_factory=set)
+    """Dotted paths whose YAML value could not be read (already reported; read as null)."""
 
     def locate(self, path: DataPath, key: bool = False) -> Location:
         """Location of the value (or of its key) at `path`, else of the nearest enclosing one."""
@@ -95,10 +98,15 @@ def _mark(node: Node, file: str) -> Location:
 
 def parse_document(text: str, file: str, env: Mapping[str, str] | None = None) -> Document:
     """Parse YAML `text` safely; raise SpecError for text that is not a YAML mapping."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:
+        raise SpecError(_reader_problem(error, text, file)) from None
     try:
         try:
             root = loader.get_single_node()
+        except yaml.reader.ReaderError as error:
+            raise SpecError(_reader_problem(error, text, file)) from None
         except yaml.MarkedYAMLError as error:
             raise SpecError(_syntax_problem(error, file)) from None
         except yaml.YAMLError as error:
@@ -129,11 +137,24 @@ def parse_document(text: str, file: str, env: Mapping[str, str] | None = None) -
         loader.dispose()
 
 
+def _reader_problem(error: yaml.reader.ReaderError, text: str, file: str) -> SpecProblem:
+    before = text[: error.position]
+    line = before.count("\n") + 1
+    column = error.position - (before.rfind("\n") + 1) + 1
+    message = f"not valid YAML: the control character U+{error.character:04X} is not allowed"
+    return SpecProblem("", message, file, line, column, "remove it or write it as an escape")
+
+
 def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> SpecProblem:
     mark = error.problem_mark or error.context_mark
     what = error.problem or error.context or "cannot be parsed"
     if error.context and error.problem and "while" not in error.context:
         what = f"{error.context}: {error.problem}"
+    opened = error.context_mark
+    if error.context and opened and mark and opened.line != mark.line:
+        what += (
+            f" ({error.context.removeprefix('while parsing ')} started on line {opened.line + 1})"
+        )
     if "\t" in what or "'\\t'" in what:
         what += " (YAML indents with spaces, not tabs)"
     return SpecProblem(
@@ -158,6 +179,11 @@ class _Converter:
         self.document.values.setdefault(path, _mark(node, self.document.file))
         if id(node) in self.active:
             self._problem(node, path, "an alias refers to itself; YAML recursion is not allowed")
+            self.document.broken.add(dotted(path))
+            return None
+        if isinstance(node, MappingNode | SequenceNode) and node.tag not in _COLLECTION_TAGS:
+            self._problem(node, path, f"unsupported YAML value: the tag {node.tag} is not allowed")
+            self.document.broken.add(dotted(path))
             return None
         self.active.add(id(node))
         try:
@@ -219,6 +245,7 @@ class _Converter:
         except yaml.YAMLError as error:
             problem = getattr(error, "problem", None) or str(error)
             self._problem(node, path, f"unsupported YAML value: {problem}")
+            self.document.broken.add(dotted(path))
             return None
         if isinstance(value, str) and node.tag == _STR_TAG and isinstance(node, ScalarNode):
             plain = node.style is None

@@ -81,7 +81,11 @@ def load_spec_text(
     try:
         spec = Spec.model_validate(document.data)
     except ValidationError as error:
-        problems.extend(problems_from_validation(error, document, Spec))
+        problems.extend(
+            p
+            for p in problems_from_validation(error, document, Spec)
+            if not _inside_any(p.path, document.broken)
+        )
     if spec is not None:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         spec = resolve_paths(spec, base)
@@ -96,6 +100,13 @@ def load_spec_text(
         raise SpecError(sorted(problems, key=lambda p: _order(p, document, order)))
     assert spec is not None
     return spec
+
+
+def _inside_any(path: str, reported: set[str]) -> bool:
+    """Whether `path` is at or under a path whose YAML was already reported as broken."""
+    return any(
+        path == known or path.startswith((known + ".", known + "[")) for known in reported if known
+    )
 
 
 def _order(
@@ -123,8 +134,8 @@ def _check_version(document: Document) -> None:
 def _absolute(path: str, base: Path) -> str:
     if not path or "://" in path:
         return path
-    expanded = Path(os.path.expanduser(path))
-    return str(expanded if expanded.is_absolute() else (base / expanded).absolute())
+    expanded = os.path.expanduser(path)
+    return os.path.normpath(os.path.join(os.path.abspath(base), expanded))
 
 
 def resolve_paths(spec: Spec, base: Path) -> Spec:

@@ -72,7 +72,6 @@ class DistillStrategy(SpecModel):
     """Keep this many layers of the backbone, initialised from evenly spaced layers."""
 
 
-
 DownstreamStrategy = Annotated[
     FinetuneStrategy | FeaturesStrategy | FreezeStrategy | LoraStrategy | DistillStrategy,
     Field(discriminator="type"),

@@ -1,0 +1,33 @@
+"""Shared test fixtures: keep this small; put fixtures used by one module in that module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository root."""
+SPECS = ROOT / "tests" / "specs"
+VALID_SPECS = sorted((SPECS / "valid").glob("*.yaml"))
+"""Valid example specs: every task and every strategy (data paths point at ../shared/data)."""
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    """The repository root folder."""
+    return ROOT
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write spec text to a file in a temporary folder and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
