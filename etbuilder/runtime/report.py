@@ -138,7 +138,11 @@ def _summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
             f"lr {plan.schedule.learning_rate:g} ({plan.schedule.schedule})",
         ],
         ["Max length", str(task.max_length)],
-        ["Training time", _duration(metrics.get("train_seconds"))],
+        [
+            "Training time",
+            f"{_duration(metrics.get('train_seconds'))} "
+            f"(estimated {_duration(plan.estimates.seconds_total)}: {plan.estimates.time_basis})",
+        ],
     ]
     if "best_epoch" in metrics:
         rows.append(["Best epoch", _fmt(metrics["best_epoch"])])
