@@ -79,6 +79,8 @@ def _visible(
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is None:
         return gpus
+    if not visible.strip():
+        return []
     picked = []
     for item in visible.split(","):
         item = item.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -91,27 +92,37 @@ def _safetensors_shapes(files: list[Path]) -> dict[str, tuple[int, ...] | None]:
     return shapes
 
 
+_TENSOR_NAME = re.compile(r"[A-Za-z_][\w.]*\.(?:weight|bias)")
+_STRING_OPCODES = {0x8C: 1, 0x58: 4}
+"""Pickle opcodes of a unicode string and the byte size of its length: SHORT_BINUNICODE
+(protocol 4) and BINUNICODE (protocol 2, what torch.save uses)."""
+
+
+def _pickle_strings(data: bytes) -> list[str]:
+    found = []
+    for i, op in enumerate(data):
+        size = _STRING_OPCODES.get(op)
+        if size is None or i + 1 + size > len(data):
+            continue
+        length = int.from_bytes(data[i + 1 : i + 1 + size], "little")
+        if not 0 < length <= 300:
+            continue
+        raw = data[i + 1 + size : i + 1 + size + length]
+        try:
+            found.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            continue
+    return found
+
+
 def _bin_names(path: Path) -> dict[str, tuple[int, ...] | None]:
-    """Tensor names in a torch zip checkpoint, found as strings in its pickle (not unpickled)."""
-    names: dict[str, tuple[int, ...] | None] = {}
+    """Tensor names in a torch zip checkpoint, read from its pickle's strings (not unpickled)."""
     with zipfile.ZipFile(path) as zf:
         pickles = [n for n in zf.namelist() if n.endswith("data.pkl")]
         if not pickles:
-            return names
+            return {}
         data = zf.read(pickles[0])
-    marker = 0x8C  # SHORT_BINUNICODE: 1-byte length, then UTF-8
-    i = 0
-    while (i := data.find(bytes([marker]), i)) != -1 and i + 1 < len(data):
-        length = data[i + 1]
-        text = data[i + 2 : i + 2 + length]
-        i += 1
-        try:
-            name = text.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if "." in name and (name.endswith((".weight", ".bias")) or "embeddings" in name):
-            names[name] = None
-    return names
+    return {s: None for s in _pickle_strings(data) if _TENSOR_NAME.fullmatch(s)}
 
 
 def summarize_weights(folder: Path) -> WeightsSummary | None:
