@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,15 +49,33 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    """(x, y) of `key` over the history; x is the step, or the epoch when steps are missing."""
+def _x_axis(history: Sequence[Mapping[str, Any]]) -> tuple[str, float | None]:
+    """The x axis ('step', or 'epoch' when no record has a step) and the steps per epoch.
+
+    Steps per epoch (from records carrying both) place epoch-only records on a step axis.
+    """
+    ratios = [
+        step / epoch
+        for r in history
+        if (step := _number(r.get("step"))) is not None and (epoch := _number(r.get("epoch")))
+    ]
+    has_step = any(_number(r.get("step")) is not None for r in history)
+    return ("step" if has_step else "epoch"), (max(ratios) if ratios else None)
+
+
+def _series(
+    history: Sequence[Mapping[str, Any]], key: str, axis: tuple[str, float | None]
+) -> tuple[list[float], list[float]]:
+    """(x, y) of `key` over the history, x on `axis` (see `_x_axis`)."""
+    name, steps_per_epoch = axis
     xs: list[float] = []
     ys: list[float] = []
     for record in history:
         y = _number(record.get(key))
-        x = _number(record.get("step"))
-        if x is None:
-            x = _number(record.get("epoch"))
+        x = _number(record.get(name))
+        epoch = _number(record.get("epoch"))
+        if x is None and name == "step" and epoch is not None and steps_per_epoch:
+            x = epoch * steps_per_epoch
         if y is not None and x is not None:
             xs.append(x)
             ys.append(y)
@@ -72,63 +90,76 @@ def _ema(values: list[float], span: int) -> list[float]:
     return out
 
 
+Series = tuple[list[float], list[float]]
+
+
+def _loss_panel(ax: Any, loss: Series, val_loss: Series) -> None:
+    if loss[0]:
+        smooth = len(loss[1]) > 20
+        ax.plot(*loss, color="tab:blue", alpha=0.35 if smooth else 1.0, lw=1, label="training loss")
+        if smooth:
+            span = max(5, len(loss[1]) // 20)
+            ax.plot(
+                loss[0],
+                _ema(loss[1], span),
+                color="tab:blue",
+                lw=2,
+                label=f"training loss (EMA {span})",
+            )
+    if val_loss[0]:
+        ax.plot(*val_loss, "o-", color="tab:orange", label="validation loss")
+    ax.set_title("Loss")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=8)
+
+
+def _metric_panel(ax: Any, series: Series, metric: str, direction: str) -> None:
+    xs, ys = series
+    ax.plot(xs, ys, "o-", color="tab:green", label=f"validation {metric}")
+    best = (max if direction == "maximize" else min)(range(len(ys)), key=ys.__getitem__)
+    ax.scatter(
+        [xs[best]],
+        [ys[best]],
+        s=120,
+        facecolors="none",
+        edgecolors="red",
+        zorder=3,
+        label=f"best {ys[best]:.4f}",
+    )
+    ax.set_title(f"Validation {metric}")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8)
+
+
+def _lr_panel(ax: Any, lr: Series) -> None:
+    ax.plot(*lr, color="tab:purple")
+    ax.set_title("Learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+
+
 def learning_curves(
     history: Sequence[Mapping[str, Any]], metric: str, direction: str
 ) -> bytes | None:
-    """Training (and validation) loss vs step; validation `metric` vs step, best point marked."""
+    """Up to three panels: training/validation loss, validation `metric` (best point marked),
+    and the learning rate, against the step (or the epoch when no record has a step)."""
+    axis = _x_axis(history)
     loss_key = "loss" if any("loss" in r for r in history) else "train/loss"
-    loss = _series(history, loss_key)
-    val_loss = _series(history, "validation/loss")
-    val_metric = _series(history, f"validation/{metric}") if metric != "loss" else ([], [])
-    lr = _series(history, "lr")
-    panels = [
-        p
-        for p in ("loss", "metric", "lr")
-        if {"loss": loss[0] or val_loss[0], "metric": val_metric[0], "lr": lr[0]}[p]
-    ]
-    if not panels:
+    loss, val_loss = _series(history, loss_key, axis), _series(history, "validation/loss", axis)
+    val_metric = _series(history, f"validation/{metric}", axis) if metric != "loss" else ([], [])
+    lr = _series(history, "lr", axis)
+    draw: list[Callable[[Any], None]] = []
+    if loss[0] or val_loss[0]:
+        draw.append(lambda ax: _loss_panel(ax, loss, val_loss))
+    if val_metric[0]:
+        draw.append(lambda ax: _metric_panel(ax, val_metric, metric, direction))
+    if lr[0]:
+        draw.append(lambda ax: _lr_panel(ax, lr))
+    if not draw:
         return None
-    fig, axes = _figure(4.6 * len(panels), 3.6, ncols=len(panels))
-    for ax, panel in zip(axes, panels, strict=True):
-        if panel == "loss":
-            if loss[0]:
-                raw_alpha = 0.35 if len(loss[1]) > 20 else 1.0
-                ax.plot(*loss, color="tab:blue", alpha=raw_alpha, lw=1, label="training loss")
-                if len(loss[1]) > 20:
-                    span = max(5, len(loss[1]) // 20)
-                    ax.plot(
-                        loss[0],
-                        _ema(loss[1], span),
-                        color="tab:blue",
-                        lw=2,
-                        label=f"training loss (EMA {span})",
-                    )
-            if val_loss[0]:
-                ax.plot(*val_loss, "o-", color="tab:orange", label="validation loss")
-            ax.set_title("Loss")
-            ax.set_ylabel("loss")
-            ax.legend(fontsize=8)
-        elif panel == "metric":
-            xs, ys = val_metric
-            ax.plot(xs, ys, "o-", color="tab:green", label=f"validation {metric}")
-            best = (max if direction == "maximize" else min)(range(len(ys)), key=ys.__getitem__)
-            ax.scatter(
-                [xs[best]],
-                [ys[best]],
-                s=120,
-                facecolors="none",
-                edgecolors="red",
-                zorder=3,
-                label=f"best {ys[best]:.4f}",
-            )
-            ax.set_title(f"Validation {metric}")
-            ax.set_ylabel(metric)
-            ax.legend(fontsize=8)
-        else:
-            ax.plot(*lr, color="tab:purple")
-            ax.set_title("Learning rate")
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-        ax.set_xlabel("step")
+    fig, axes = _figure(4.6 * len(draw), 3.6, ncols=len(draw))
+    for ax, panel in zip(axes, draw, strict=True):
+        panel(ax)
+        ax.set_xlabel(axis[0])
         ax.grid(alpha=0.3)
     return _png(fig)
 
