@@ -24,6 +24,7 @@ from typing import Any
 
 from etbuilder.compiler.plan import Plan
 from etbuilder.runtime import plots
+from etbuilder.runtime import report_sections as sections
 from etbuilder.runtime.report_errors import (
     PRED_KEYS,
     TRUE_KEYS,
@@ -32,10 +33,6 @@ from etbuilder.runtime.report_errors import (
     pick,
     worst_errors,
 )
-
-_SPLITS = ("test", "validation")
-_CM_TABLE_MAX = 12
-"""Up to this many labels the confusion matrix is also printed as a table in report.md."""
 
 
 def atomic_write(path: Path, data: bytes | str) -> Path:
@@ -77,236 +74,6 @@ def metrics_json(metrics: Mapping[str, Any]) -> str:
     return json.dumps(_jsonable(metrics), sort_keys=True, indent=2) + "\n"
 
 
-def _eval_split(metrics: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-    """The split the detailed sections describe: test, or validation when there is no test."""
-    for split in _SPLITS:
-        if metrics.get(split):
-            return split, metrics[split]
-    return "test", {}
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.4f}" if math.isfinite(value) else "n/a"
-    return cell(value) if value is not None else "-"
-
-
-def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, int | float):
-        return "-"
-    total = round(float(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{float(seconds):.1f}s"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return [*lines, ""]
-
-
-def _summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
-    task, bb, strat = plan.task, plan.backbone, plan.strategy
-    test = metrics.get("test") or {}
-    val = metrics.get("validation") or {}
-    rows = [
-        ["Name", cell(plan.spec.name)],
-        ["Task", f"{task.type} (head: {cell(task.head)}; loss: {task.loss})"],
-        [
-            "Backbone",
-            f"{cell(bb.name)} ({bb.architecture}, {bb.layers} layers, "
-            f"hidden {bb.hidden_size}, {bb.parameters / 1e6:.1f}M parameters)",
-        ],
-        ["Strategy", f"{strat.type} ({strat.trainable_parameters:,} trainable parameters)"],
-        ["Precision", f"{plan.precision.used} ({cell(plan.precision.reason)})"],
-        [
-            "Hardware",
-            f"{plan.hardware.device_count} x {cell(plan.hardware.device_name)} "
-            f"({plan.compute.engine}, world size {plan.compute.world_size})",
-        ],
-        [
-            "Schedule",
-            f"{plan.schedule.epochs} epochs, {plan.schedule.total_steps:,} steps, "
-            f"global batch {plan.schedule.global_batch}, "
-            f"lr {plan.schedule.learning_rate:g} ({plan.schedule.schedule})",
-        ],
-        ["Max length", str(task.max_length)],
-        [
-            "Training time",
-            f"{_duration(metrics.get('train_seconds'))} "
-            f"(estimated {_duration(plan.estimates.seconds_total)}: {plan.estimates.time_basis})",
-        ],
-    ]
-    if "best_epoch" in metrics:
-        rows.append(["Best epoch", _fmt(metrics["best_epoch"])])
-    metric = f"{task.metric} ({task.metric_direction})"
-    rows.append([f"Test {metric}", _fmt(test.get(task.metric))])
-    if val:
-        rows.append([f"Validation {metric}", _fmt(val.get(task.metric))])
-    known = {"test", "validation", "best_epoch", "train_seconds"}
-    rows += [
-        [cell(k), _fmt(v)]
-        for k, v in sorted(metrics.items())
-        if k not in known and isinstance(v, int | float | str)
-    ]
-    return ["## Summary", "", *_table(["", "value"], rows)]
-
-
-def _data(plan: Plan) -> list[str]:
-    lines = ["## Data", ""]
-    sources: dict[str, Any] = {s.name: s for s in plan.data.sources}
-    rows = []
-    for prof in plan.data.profiles:
-        src = sources.get(prof.name)
-        origin = (
-            "carved from train"
-            if src and src.carved_from_train
-            else (cell(Path(src.path).name) if src else "-")
-        )
-        length = (
-            f"p50 {prof.lengths.p50}, p95 {prof.lengths.p95}, max {prof.lengths.max}, "
-            f"{prof.lengths.truncated:,} truncated"
-            if prof.lengths
-            else "-"
-        )
-        rows.append(
-            [
-                prof.name,
-                f"{prof.rows:,}",
-                origin,
-                str(prof.duplicates),
-                str(prof.empty_texts),
-                length,
-            ]
-        )
-    lines += _table(["split", "rows", "file", "duplicates", "empty texts", "tokens"], rows)
-    if plan.data.split:
-        sp = plan.data.split
-        lines += [
-            f"Validation/test carved from train: {sp.validation:g}/{sp.test:g}, "
-            f"stratified: {str(sp.stratify).lower()}, seed {sp.seed}.",
-            "",
-        ]
-    if plan.data.train_test_overlap:
-        lines += [f"**{plan.data.train_test_overlap:,} test texts also occur in train.**", ""]
-    labels = sorted(
-        {k for p in plan.data.profiles for k in p.label_counts},
-        key=lambda k: -sum(p.label_counts.get(k, 0) for p in plan.data.profiles),
-    )
-    if labels:
-        shown = labels[:15]
-        lines += [
-            "Label distribution"
-            + (f" (15 most frequent of {len(labels)})" if len(labels) > 15 else "")
-            + ":",
-            "",
-        ]
-        header = ["label", *(p.name for p in plan.data.profiles)]
-        body = []
-        for label in shown:
-            row = [cell(label)]
-            for p in plan.data.profiles:
-                count, total = p.label_counts.get(label, 0), sum(p.label_counts.values())
-                row.append(f"{count:,} ({100 * count / total:.1f}%)" if total else "0")
-            body.append(row)
-        lines += _table(header, body)
-    stats = [(p.name, p.target_stats) for p in plan.data.profiles if p.target_stats]
-    if stats:
-        lines += _table(
-            ["split", "min", "max", "mean", "std"],
-            [[n, *(_fmt(s.get(k)) for k in ("min", "max", "mean", "std"))] for n, s in stats],
-        )
-    return lines
-
-
-def _decisions(plan: Plan) -> list[str]:
-    rows = [
-        [f"`{d.key}`", cell(d.value, 60), d.source, cell(d.reason, 240)] for d in plan.decisions
-    ]
-    lines = ["## Compiler decisions", ""]
-    return lines + (
-        _table(["setting", "value", "source", "reason"], rows) if rows else ["None recorded.", ""]
-    )
-
-
-def _warnings(plan: Plan) -> list[str]:
-    lines = ["## Warnings", ""]
-    lines += [f"- **{w.code}**: {w.message}" for w in plan.warnings] or ["None."]
-    return [*lines, ""]
-
-
-def _scalars(split: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        k: v for k, v in split.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-
-
-def _metrics(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
-    splits = [s for s in _SPLITS if metrics.get(s)]
-    if not splits:
-        return ["## Test metrics", "", "No metrics were recorded.", ""]
-    names = sorted(
-        {k for s in splits for k in _scalars(metrics[s])}, key=lambda k: (k != plan.task.metric, k)
-    )
-    rows = [
-        [
-            f"**{n}**" if n == plan.task.metric else n,
-            *(_fmt(_scalars(metrics[s]).get(n)) for s in splits),
-        ]
-        for n in names
-    ]
-    return ["## Test metrics", "", *_table(["metric", *splits], rows)]
-
-
-def _per_class(plan: Plan, split: str, test: Mapping[str, Any]) -> list[str]:
-    per_class = test.get("per_class") or {}
-    if not per_class:
-        return []
-    title = "entity type" if plan.task.type == "ner" else "label"
-    rows = [
-        [cell(name), *(_fmt(row.get(k)) for k in ("precision", "recall", "f1", "support"))]
-        for name, row in per_class.items()
-    ]
-    return [
-        f"## Per-class metrics ({split})",
-        "",
-        *_table([title, "precision", "recall", "F1", "support"], rows),
-    ]
-
-
-def _confusion(split: str, labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> list[str]:
-    lines = [
-        f"## Confusion matrix ({split})",
-        "",
-        "Rows are true labels, columns predicted labels.",
-        "",
-    ]
-    if len(labels) <= _CM_TABLE_MAX:
-        lines += _table(
-            ["true \\ predicted", *(cell(lb, 20) for lb in labels)],
-            [
-                [cell(lb, 20), *(str(c) for c in row)]
-                for lb, row in zip(labels, matrix, strict=True)
-            ],
-        )
-    pairs = sorted(
-        ((c, i, j) for i, row in enumerate(matrix) for j, c in enumerate(row) if i != j and c),
-        reverse=True,
-    )[:10]
-    if pairs:
-        lines += ["Most frequent confusions:", ""]
-        lines += [f"- {cell(labels[i])} → {cell(labels[j])}: {c:,}" for c, i, j in pairs]
-        lines.append("")
-    return lines
-
-
 def _plot_jobs(
     plan: Plan,
     metrics: Mapping[str, Any],
@@ -314,7 +81,7 @@ def _plot_jobs(
     history: Sequence[Mapping[str, Any]],
 ) -> dict[str, Callable[[], bytes | None]]:
     """Plot name -> a function drawing it (PNG bytes, or None when there is nothing to draw)."""
-    task, (split, test) = plan.task, _eval_split(metrics)
+    task, (split, test) = plan.task, sections.eval_split(metrics)
     jobs: dict[str, Callable[[], bytes | None]] = {
         "learning_curves": lambda: plots.learning_curves(
             history, task.metric, task.metric_direction
@@ -372,23 +139,35 @@ def write_report(
                 written[name] = atomic_write(run_dir / "plots" / f"{name}.png", png)
     written["metrics"] = atomic_write(run_dir / "metrics.json", metrics_json(metrics))
 
-    task, (split, test) = plan.task, _eval_split(metrics)
+    links = [f"![{_PLOT_TITLES[n]}](plots/{n}.png)" for n in _PLOT_TITLES if n in written]
+    plot_lines = [plot_note] if plot_note else (links or ["No plot had data to draw."])
+    text = _markdown(plan, metrics, rows, plot_lines)
+    written["report"] = atomic_write(run_dir / "report.md", text)
+    return written
+
+
+def _markdown(
+    plan: Plan,
+    metrics: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    plot_lines: list[str],
+) -> str:
+    """The text of report.md."""
+    task, (split, test) = plan.task, sections.eval_split(metrics)
     lines = [f"# Run report: {cell(plan.spec.name)}", ""]
     if plan.spec.description:
         lines += [cell(plan.spec.description, 500), ""]
-    lines += _summary(plan, metrics) + _data(plan) + _decisions(plan) + _warnings(plan)
-    lines += _metrics(plan, metrics) + _per_class(plan, split, test)
+    lines += sections.summary(plan, metrics)
+    lines += sections.data_section(plan)
+    lines += sections.decisions(plan)
+    lines += sections.warnings_section(plan)
+    lines += sections.metrics_section(plan, metrics)
+    lines += sections.per_class(plan, split, test)
     if task.type in ("classification", "pair_classification") and test.get("confusion_matrix"):
         labels = task.labels or list(test.get("per_class", {}))
-        lines += _confusion(split, labels, test["confusion_matrix"])
+        lines += sections.confusion(split, labels, test["confusion_matrix"])
     lines += [f"## Worst errors ({split})", "", *worst_errors(task.type, rows), ""]
-    lines += ["## Plots", ""]
-    plot_links = [f"![{_PLOT_TITLES[n]}](plots/{n}.png)" for n in _PLOT_TITLES if n in written]
-    lines += [plot_note] if plot_note else (plot_links or ["No plot had data to draw."])
-    lines += [
-        "",
-        f"Plan: `plan.json` (etbuilder {plan.etbuilder_version}, "
-        f"spec hash `{plan.spec_hash[:12]}`).",
-    ]
-    written["report"] = atomic_write(run_dir / "report.md", "\n".join(lines) + "\n")
-    return written
+    lines += ["## Plots", "", *plot_lines, ""]
+    version, spec_hash = plan.etbuilder_version, plan.spec_hash[:12]
+    lines.append(f"Plan: `plan.json` (etbuilder {version}, spec hash `{spec_hash}`).")
+    return "\n".join(lines) + "\n"
