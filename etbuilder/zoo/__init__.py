@@ -1,5 +1,6 @@
 """The backbone zoo: aliases, resolution to a local folder, sizes from config files (no torch)."""
 
+from etbuilder.zoo.fetch import ensure_weights
 from etbuilder.zoo.listing import ZooStatus, list_zoo
 from etbuilder.zoo.registry import ZOO, ZooEntry, find_entry
 from etbuilder.zoo.resolve import resolve_backbone
@@ -9,6 +10,7 @@ __all__ = [
     "ZOO",
     "ZooEntry",
     "ZooStatus",
+    "ensure_weights",
     "find_entry",
     "list_zoo",
     "load_tokenizer",

@@ -116,3 +116,40 @@ def download(repo_id: str, revision: str | None = None) -> Path:
         except EntryNotFoundError:
             continue
     return config.parent
+
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+"""Weight files in order of preference (an index names its shards)."""
+
+
+def has_weights(folder: Path) -> bool:
+    """Whether `folder` holds weights transformers can load."""
+    return any((folder / name).is_file() for name in WEIGHT_FILES)
+
+
+def repo_of_snapshot(folder: Path) -> tuple[str, str] | None:
+    """(repo id, commit) of an HF cache snapshot folder `.../models--org--name/snapshots/<sha>`."""
+    if folder.parent.name != "snapshots" or not folder.parent.parent.name.startswith("models--"):
+        return None
+    repo_id = folder.parent.parent.name[len("models--") :].replace("--", "/")
+    return repo_id, folder.name
+
+
+def download_weights(repo_id: str, revision: str) -> None:
+    """Download the weights of `repo_id` at `revision` into the HF cache (safetensors first)."""
+    import json
+
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    for name in WEIGHT_FILES:
+        try:
+            path = hf_hub_download(repo_id, name, revision=revision)
+        except EntryNotFoundError:
+            continue
+        if name.endswith(".index.json"):
+            shards = set(json.loads(Path(path).read_text())["weight_map"].values())
+            for shard in sorted(shards):
+                hf_hub_download(repo_id, shard, revision=revision)
+        return
+    raise FileNotFoundError(f"{repo_id} has none of {', '.join(WEIGHT_FILES)}")

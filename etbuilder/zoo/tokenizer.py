@@ -81,10 +81,14 @@ def _from_transformers(folder: Path, model_type: str) -> Tokenizer:
 
 
 def token_lengths(
-    tokenizer: Tokenizer | Any, texts: Sequence[str | tuple[str, str] | list[str] | None]
+    tokenizer: Tokenizer | Any,
+    texts: Sequence[str | tuple[str, str] | Sequence[str] | None],
+    *,
+    words: bool = False,
 ) -> list[int]:
     """Tokens per text (or per `(first, second)` pair), special tokens included, no truncation.
 
+    `words=True`: each item is a list of words (NER tokens), encoded as pre-tokenized input.
     Accepts a `tokenizers.Tokenizer` or a transformers fast tokenizer. Missing texts count as
     empty strings.
     """
@@ -93,11 +97,15 @@ def token_lengths(
         backend = Tokenizer.from_str(backend.to_str())
         backend.no_truncation()
         backend.no_padding()
-    inputs = [_clean(t) for t in texts]
+    inputs: list[Any] = (
+        [[str(w) for w in (t or [])] for t in texts] if words else [_clean(t) for t in texts]
+    )
     lengths: list[int] = []
     encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
     for start in range(0, len(inputs), _BATCH):
-        batch = encode(inputs[start : start + _BATCH], add_special_tokens=True)
+        batch = encode(
+            inputs[start : start + _BATCH], is_pretokenized=words, add_special_tokens=True
+        )
         lengths.extend(len(encoding.ids) for encoding in batch)
     return lengths
 

@@ -281,3 +281,31 @@ print(fast)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [4, 6, 2, 302]  # [CLS] .. [SEP]; no truncation at 128
+
+
+def test_token_lengths_pairs_words_and_transformers_tokenizers() -> None:
+    from etbuilder.zoo import load_tokenizer, token_lengths
+
+    tok = load_tokenizer(resolve_backbone("minilm-l6"))
+    assert token_lengths(tok, [("a b", "c")]) == [6]  # [CLS] a b [SEP] c [SEP]
+    assert token_lengths(tok, [["Paris", "rocks"], []], words=True) == [4, 2]
+    with pytest.raises(ValueError, match="2 texts"):
+        token_lengths(tok, [("a", "b", "c")])  # type: ignore[list-item]
+    tok.enable_truncation(3)  # a caller's settings never cap the measured length
+    assert token_lengths(tok, ["one two three four"]) == [6]
+
+
+def test_ensure_weights(empty_hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    from etbuilder.zoo import ensure_weights
+
+    info = resolve_backbone("minilm-l6")
+    assert ensure_weights(info) == minilm_folder()
+    fake_cached_repo(empty_hf_cache, "org/config-only")
+    cached = resolve_backbone("org/config-only")
+    with pytest.raises(BackboneError, match="allow_online: true"):
+        ensure_weights(cached)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(BackboneError, match="downloading the weights of org/config-only failed"):
+        ensure_weights(cached, allow_online=True)
