@@ -6,6 +6,7 @@ The backbone is `minilm-l6` (the offline package: config and tokenizer files onl
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def write_project(folder: Path, spec: str, files: dict[str, str | bytes]) -> Path:
+def write_project(folder: Path, spec: str, files: Mapping[str, str | bytes]) -> Path:
     """Write `files` (relative name -> content) and `spec` into `folder`; return the spec path."""
     for name, content in files.items():
         path = folder / name
@@ -86,7 +87,7 @@ def write_project(folder: Path, spec: str, files: dict[str, str | bytes]) -> Pat
     return spec_path
 
 
-def load(folder: Path, spec: str, files: dict[str, str | bytes]) -> tuple[Spec, Path]:
+def load(folder: Path, spec: str, files: Mapping[str, str | bytes]) -> tuple[Spec, Path]:
     path = write_project(folder, spec, files)
     return load_spec(path), path
 
@@ -94,7 +95,7 @@ def load(folder: Path, spec: str, files: dict[str, str | bytes]) -> tuple[Spec, 
 def compile_project(
     folder: Path,
     spec: str,
-    files: dict[str, str | bytes],
+    files: Mapping[str, str | bytes],
     hardware: HardwareInfo = CPU,
 ) -> Plan:
     """Write and compile a project."""
