@@ -51,6 +51,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
+    """Name, task, backbone, strategy, precision, hardware, schedule, time, primary metric."""
     task, bb, strat = plan.task, plan.backbone, plan.strategy
     test = metrics.get("test") or {}
     val = metrics.get("validation") or {}
@@ -98,6 +99,7 @@ def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
 
 
 def data_section(plan: Plan) -> list[str]:
+    """Rows per split, token lengths, how splits were made, label distribution, targets."""
     lines = ["## Data", ""]
     sources: dict[str, Any] = {s.name: s for s in plan.data.sources}
     rows = []
@@ -165,6 +167,7 @@ def data_section(plan: Plan) -> list[str]:
 
 
 def decisions(plan: Plan) -> list[str]:
+    """Every value the compiler chose or took, with its source and reason."""
     rows = [
         [f"`{d.key}`", cell(d.value, 60), d.source, cell(d.reason, 240)] for d in plan.decisions
     ]
@@ -175,6 +178,7 @@ def decisions(plan: Plan) -> list[str]:
 
 
 def warnings_section(plan: Plan) -> list[str]:
+    """The compiler's warnings."""
     lines = ["## Warnings", ""]
     lines += [f"- **{w.code}**: {w.message}" for w in plan.warnings] or ["None."]
     return [*lines, ""]
@@ -187,6 +191,7 @@ def _scalars(split: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def metrics_section(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
+    """Every scalar metric of the test and validation splits, the primary one in bold."""
     splits = [s for s in _SPLITS if metrics.get(s)]
     if not splits:
         return ["## Test metrics", "", "No metrics were recorded.", ""]
@@ -204,6 +209,7 @@ def metrics_section(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
 
 
 def per_class(plan: Plan, split: str, test: Mapping[str, Any]) -> list[str]:
+    """Precision, recall, F1 and support per label (per entity type for ner)."""
     per_class = test.get("per_class") or {}
     if not per_class:
         return []
@@ -220,6 +226,7 @@ def per_class(plan: Plan, split: str, test: Mapping[str, Any]) -> list[str]:
 
 
 def confusion(split: str, labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> list[str]:
+    """The matrix as a table (up to `_CM_TABLE_MAX` labels) and the most frequent confusions."""
     lines = [
         f"## Confusion matrix ({split})",
         "",
