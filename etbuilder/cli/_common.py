@@ -24,7 +24,9 @@ SetOption = Annotated[
 ]
 """The `--set KEY=VALUE` option every command that reads a spec takes."""
 
-SpecArgument = Annotated[str, typer.Argument(metavar="SPEC", help="The spec file (YAML).")]
+SpecArgument = Annotated[
+    str, typer.Argument(metavar="SPEC", help="The spec file (YAML).", show_default=False)
+]
 """The positional spec file argument."""
 
 DEBUG_VARIABLE = "ETB_DEBUG"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import typer
 
 from etbuilder import __version__
 from etbuilder.cli import main as cli
@@ -29,11 +30,14 @@ def run_etb(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_command_in_the_table_resolves() -> None:
-    registered = [c.name for c in cli.app.registered_commands]
-    assert registered == list(cli.COMMANDS)
-    for target in cli.COMMANDS.values():
+    group = typer.main.get_command(cli.app)
+    context = group.make_context("etb", ["--version"], resilient_parsing=True)
+    assert group.list_commands(context) == list(cli.COMMANDS)
+    for name, target in cli.COMMANDS.items():
         module, _, function = target.partition(":")
         assert callable(getattr(importlib.import_module(module), function))
+        assert group.get_command(context, name).name == name
+        assert cli.command_summary(name), f"{target} needs a one-line docstring"
 
 
 def test_console_script_points_at_main() -> None:
@@ -94,6 +98,17 @@ def test_internal_error_exits_1_with_one_line(monkeypatch, capsys, debug: str) -
     err = capsys.readouterr().err
     assert "etb: internal error (ZeroDivisionError: boom)" in err
     assert ("Traceback" in err) == bool(debug)
+
+
+def test_help_imports_no_command_module() -> None:
+    code = (
+        "import sys\nfrom etbuilder.cli.main import COMMANDS, main\nmain(['--help'])\n"
+        "print(sorted(m for t in COMMANDS.values() if (m := t.split(':')[0]) in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "[]", done.stderr
 
 
 def test_subprocess_exit_codes(write_spec) -> None:
