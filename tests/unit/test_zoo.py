@@ -290,7 +290,7 @@ def test_token_lengths_pairs_words_and_transformers_tokenizers() -> None:
     assert token_lengths(tok, [("a b", "c")]) == [6]  # [CLS] a b [SEP] c [SEP]
     assert token_lengths(tok, [["Paris", "rocks"], []], words=True) == [4, 2]
     with pytest.raises(ValueError, match="2 texts"):
-        token_lengths(tok, [("a", "b", "c")])  # type: ignore[list-item]
+        token_lengths(tok, [("a", "b", "c")])
     tok.enable_truncation(3)  # a caller's settings never cap the measured length
     assert token_lengths(tok, ["one two three four"]) == [6]
 
