@@ -16,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from etbuilder import __version__
 from etbuilder.errors import SpecError, SpecProblem
-from etbuilder.spec._problems import did_you_mean, problems_from_validation, show
+from etbuilder.spec._hints import did_you_mean, show
+from etbuilder.spec._problems import problems_from_validation
 from etbuilder.spec._yaml import Document, parse_document
 from etbuilder.spec.data import DataFile
 from etbuilder.spec.overrides import apply_overrides

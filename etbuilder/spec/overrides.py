@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from etbuilder.errors import SpecProblem
 from etbuilder.spec import _walk
-from etbuilder.spec._problems import did_you_mean
+from etbuilder.spec._hints import did_you_mean
 from etbuilder.spec._yaml import DataPath, Document, Location, _typed_scalar, dotted
 
 

@@ -2,8 +2,9 @@
 
 Each rule is a small named function `(spec, context) -> list[Finding]`, listed in `RULES` below.
 A finding names a data path; the loader turns it into a located `SpecProblem`. Checks that need the
-data files or the hardware belong to the compiler, not here. The `tune.space` rules live in
-`etbuilder.spec.tune_rules` and are listed here too.
+data files or the hardware belong to the compiler, not here. The rules of the training setup
+(precision, compute layout, deploy) live in `training_rules`, those of `tune:` in `tune_rules`;
+all are listed in `RULES` here.
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ from etbuilder.spec.task import (
     NerTask,
     PairClassificationTask,
     RegressionTask,
+)
+from etbuilder.spec.training_rules import (
+    early_stopping_needs_validation,
+    fp16_needs_gpu,
+    fsdp_needs_processes,
+    int8_needs_onnx,
+    multi_node_needs_launcher,
+    rendezvous_is_host_port,
+    warmup_steps_are_whole,
 )
 from etbuilder.spec.tune_rules import tune_metric_fits_task, tune_sampler_fits, tune_space_fits
 
@@ -170,78 +180,6 @@ def dapt_corpus_column_needs_corpus(spec: Spec, context: RuleContext) -> list[Fi
     return []
 
 
-def fp16_needs_gpu(spec: Spec, context: RuleContext) -> list[Finding]:
-    """fp16 training needs a GPU; on a CPU use bf16 or fp32."""
-    if spec.train.precision == "fp16" and spec.compute.devices == "cpu":
-        return [
-            Finding(
-                ("train", "precision"),
-                "fp16 needs a GPU, but compute.devices is cpu",
-                "use precision: bf16 or fp32 on a CPU, or compute.devices: auto/cuda",
-            )
-        ]
-    return []
-
-
-def fsdp_needs_processes(spec: Spec, context: RuleContext) -> list[Finding]:
-    """FSDP shards across processes; one local process has nothing to shard across."""
-    compute = spec.compute
-    if compute.parallelism != "fsdp" or compute.engine != "local" or compute.nodes > 1:
-        return []
-    if compute.processes_per_node == 1:
-        return [
-            Finding(
-                ("compute", "parallelism"),
-                "fsdp shards the model across processes, but this layout runs one process",
-                "set compute.processes_per_node above 1 (or auto), use engine torchrun or ray, "
-                "or parallelism: ddp",
-            )
-        ]
-    return []
-
-
-def multi_node_needs_launcher(spec: Spec, context: RuleContext) -> list[Finding]:
-    """More than one node needs torchrun or ray, and a rendezvous address every node reaches."""
-    compute = spec.compute
-    if compute.nodes == 1:
-        return []
-    if compute.engine == "local":
-        return [
-            Finding(
-                ("compute", "nodes"),
-                f"{compute.nodes} nodes need a launcher that spans machines, but engine is local",
-                "set compute.engine: torchrun (or ray) and compute.rendezvous: host:port",
-            )
-        ]
-    if not compute.rendezvous:
-        what = "host:port of node 0" if compute.engine == "torchrun" else "the Ray head address"
-        return [
-            Finding(
-                ("compute", "rendezvous"),
-                f"{compute.nodes} nodes under {compute.engine} need a rendezvous address",
-                f"set compute.rendezvous to {what}, reachable from every node",
-            )
-        ]
-    return []
-
-
-def rendezvous_is_host_port(spec: Spec, context: RuleContext) -> list[Finding]:
-    """torchrun's rendezvous is `host:port`."""
-    address = spec.compute.rendezvous
-    if spec.compute.engine != "torchrun" or not address:
-        return []
-    host, _, port = address.rpartition(":")
-    if host and port.isdigit() and 0 < int(port) < 65536:
-        return []
-    return [
-        Finding(
-            ("compute", "rendezvous"),
-            f"'{address}' is not host:port",
-            "e.g. rendezvous: node0.cluster:29500",
-        )
-    ]
-
-
 def split_is_used(spec: Spec, context: RuleContext) -> list[Finding]:
     """A split with both validation and test files has nothing left to carve out."""
     data = spec.data
@@ -298,24 +236,6 @@ def classifier_has_two_labels(spec: Spec, context: RuleContext) -> list[Finding]
     return []
 
 
-def early_stopping_needs_validation(spec: Spec, context: RuleContext) -> list[Finding]:
-    """Early stopping watches the validation metric, so there must be validation data."""
-    data = spec.data
-    no_split = data.split is not None and data.split.validation == 0
-    if spec.train.early_stopping is not None and data.validation is None and no_split:
-        return [
-            Finding(
-                ("train", "early_stopping"),
-                "early stopping watches the validation metric, but there is no validation data "
-                "(data.split.validation is 0 and data.validation is not set)",
-                "set data.split.validation above 0 or give data.validation, or remove "
-                "early_stopping",
-                key=True,
-            )
-        ]
-    return []
-
-
 def embedding_loss_fits(spec: Spec, context: RuleContext) -> list[Finding]:
     """Pair losses need two text columns; scored losses also need a label column."""
     task = spec.task
@@ -336,34 +256,6 @@ def embedding_loss_fits(spec: Spec, context: RuleContext) -> list[Finding]:
                 f"loss {task.loss} learns from a score or 0/1 label per pair, but task.label "
                 "is not set",
                 "set task.label, or use loss: in_batch_negatives",
-            )
-        ]
-    return []
-
-
-def int8_needs_onnx(spec: Spec, context: RuleContext) -> list[Finding]:
-    """int8 quantization is applied to the ONNX export."""
-    deploy = spec.deploy
-    if deploy.quantization == "int8" and "onnx" not in deploy.formats:
-        return [
-            Finding(
-                ("deploy", "quantization"),
-                "int8 quantization applies to the ONNX model, but deploy.formats has no onnx",
-                "add onnx to deploy.formats, or set quantization: none",
-            )
-        ]
-    return []
-
-
-def warmup_steps_are_whole(spec: Spec, context: RuleContext) -> list[Finding]:
-    """A warmup of 1 or more counts steps, so it must be a whole number."""
-    warmup = spec.train.warmup
-    if warmup >= 1 and warmup != int(warmup):
-        return [
-            Finding(
-                ("train", "warmup"),
-                f"warmup {warmup:g} counts steps (it is 1 or more) but is not a whole number",
-                "use a fraction below 1 for a share of the steps, or a whole number of steps",
             )
         ]
     return []

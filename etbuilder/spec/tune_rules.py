@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from etbuilder.spec import _walk
 from etbuilder.spec._finding import Finding, RuleContext
-from etbuilder.spec._problems import did_you_mean, show
+from etbuilder.spec._hints import did_you_mean, show
 from etbuilder.spec._yaml import DataPath
 from etbuilder.spec.spec import Spec
 from etbuilder.spec.tune import Choice, IntRange, LogUniformRange, UniformRange
