@@ -29,7 +29,9 @@ def _fmt(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.4f}" if math.isfinite(value) else "n/a"
+        if not math.isfinite(value):
+            return "n/a"
+        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4f}"
     return cell(value) if value is not None else "-"
 
 
@@ -91,7 +93,7 @@ def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
         rows.append([f"Validation {metric}", _fmt(val.get(task.metric))])
     known = {"test", "validation", "best_epoch", "train_seconds"}
     rows += [
-        [cell(k), _fmt(v)]
+        [cell(k.replace("_", " ").capitalize()), _fmt(v)]
         for k, v in sorted(metrics.items())
         if k not in known and isinstance(v, int | float | str)
     ]

@@ -68,6 +68,7 @@ def test_report_for_every_task(tmp_path: Path, task_type: str) -> None:
     # Summary and data facts, decisions with reasons, warnings.
     assert "minilm-l6" in text and "22.7M parameters" in text
     assert "bf16 (the CPU has avx512_bf16)" in text
+    assert "| Samples per second | 171.3000 |" in text  # a run figure, named for humans
     assert "| Training time | 2m 05s (estimated 3m 00s: default throughput) |" in text
     assert "| train | 800 |" in text and "carved from train" in text
     assert "| `backbone.max_length` | 128 | inferred | p99 of train token lengths |" in text
