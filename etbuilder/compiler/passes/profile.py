@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from collections import Counter
 from typing import Any
@@ -17,12 +16,10 @@ SAMPLE_LIMIT = 20_000
 (deterministic) sample."""
 CLASS_TASKS = ("classification", "pair_classification", "multilabel", "ner")
 
-_SPACES = re.compile(r"\s+")
-
 
 def normalize(text: str) -> str:
     """Text as compared for overlap: lower-cased, runs of whitespace collapsed, stripped."""
-    return _SPACES.sub(" ", text).strip().lower()
+    return " ".join(text.split()).lower()
 
 
 def sample_indices(n: int, limit: int = SAMPLE_LIMIT) -> list[int]:
