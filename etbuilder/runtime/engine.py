@@ -1,0 +1,158 @@
+"""`run_plan`: execute a Plan end to end into a run folder.
+
+data -> tokens (cached) -> model -> train (resumable) -> best model saved in HF format ->
+test evaluation and predictions -> report -> measured throughput recorded for the compiler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etbuilder.compiler.plan import Plan
+from etbuilder.errors import RunError
+from etbuilder.runtime import setup
+from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
+
+SUPPORTED_STRATEGIES = ("finetune",)
+"""Strategies this engine runs; the others arrive with the strategies work."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    state: str
+
+
+def check_runnable(plan: Plan) -> None:
+    """Refuse, before any work, what this engine cannot run yet."""
+    kind = plan.strategy.type
+    if kind not in SUPPORTED_STRATEGIES:
+        raise RunError(
+            f"strategy: {kind} cannot run yet: only `finetune` is implemented in the training "
+            f"engine; {kind} comes with the strategies work. Use `strategy: {{type: finetune}}` "
+            "(or remove the strategy section) to train now"
+        )
+
+
+def prepare_run_dir(plan: Plan, run_dir: Path, *, resume: bool) -> None:
+    """spec.yaml and plan.json of a new run; a resumed run keeps those it has."""
+    import yaml
+
+    if resume:
+        if not (run_dir / "plan.json").is_file():
+            raise RunError(f"nothing to resume in {run_dir}: it holds no plan.json")
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec = plan.spec.model_dump(mode="json", exclude_none=True)
+    write_atomic(run_dir / "spec.yaml", yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
+    write_atomic(run_dir / "plan.json", plan.to_json())
+
+
+def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> RunResult:
+    """Train, evaluate and report `plan` into `run_dir` (continue it when `resume`)."""
+    check_runnable(plan)
+    accelerator = setup.make_accelerator(plan)
+    run_dir = setup.shared_path(accelerator, run_dir)
+    main = accelerator.is_main_process
+    if main:
+        prepare_run_dir(plan, run_dir, resume=resume)
+    accelerator.wait_for_everyone()
+    status = RunStatus(run_dir)
+    if main:
+        if resume and status.data.get("state") == "finished":
+            raise RunError(f"the run in {run_dir} already finished; start a new one with `etb run`")
+        status.start(resumed=resume)
+    try:
+        result = _train_and_report(plan, run_dir, accelerator, resume=resume, quiet=quiet)
+    except KeyboardInterrupt:
+        if main:
+            status.update(state="interrupted", finished=None)
+        raise
+    except BaseException as error:
+        if main:
+            status.update(state="failed", error=f"{type(error).__name__}: {error}")
+        raise
+    if main:
+        status.update(state="finished", finished=_now(), stopped=result.metrics.get("stopped"))
+    return result
+
+
+def _now() -> str:
+    from etbuilder.runtime.rundir import now_iso
+
+    return now_iso()
+
+
+def _train_and_report(
+    plan: Plan, run_dir: Path, accelerator: Any, *, resume: bool, quiet: bool
+) -> RunResult:
+    from etbuilder.runtime import checkpoint as ckpt
+    from etbuilder.runtime import finish
+    from etbuilder.runtime.loop import Data, Trainer
+    from etbuilder.runtime.progress import Progress
+
+    main = accelerator.is_main_process
+    setup.seed_everything(plan)
+    examples, encoded, tokenizer = setup.load_data(plan)
+    train_ex = examples["train"]
+    model, new_weights = setup.build(plan)
+    latest = ckpt.latest(run_dir / "checkpoints") if resume else None
+    if resume and latest is None and (run_dir / "checkpoints").is_dir():
+        latest = None  # killed before the first checkpoint: start over in the same folder
+    log = MetricsLog(
+        run_dir / "metrics.jsonl", truncate_after_step=_ckpt_step(latest) if resume else -1
+    )
+    trains = setup.trains(plan, train_ex)
+    trainer = None
+    try:
+        if trains:
+            data = Data(
+                train=encoded["train"],
+                validation=encoded.get("validation"),
+                validation_examples=examples.get("validation"),
+                pad_id=setup.pad_id(tokenizer),
+                loss_scale=setup.loss_scale(plan, encoded["train"]),
+            )
+            trainer = Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
+            if latest is not None:
+                trainer.restore(latest)
+            progress = Progress(
+                trainer.schedule.total_steps,
+                enabled=not quiet and main,
+                done=trainer.state.step,
+            )
+            if main and new_weights and not quiet:
+                progress.print(f"new weights (trained from scratch): {', '.join(new_weights)}")
+            try:
+                trainer.fit(progress)
+            finally:
+                progress.close()
+            trainer.load_best()
+            model = trainer.unwrapped()
+        if not main:
+            return RunResult(run_dir, {}, "finished")
+        return finish.finalize(
+            plan, run_dir, model, tokenizer, examples, encoded, trainer, accelerator, log
+        )
+    finally:
+        log.close()
+
+
+def _ckpt_step(folder: Path | None) -> int:
+    if folder is None:
+        return -1
+    state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    return int(state["train"]["step"])
+
+
+def default_threads() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1

@@ -1,0 +1,126 @@
+"""Per task: the model's raw output for a batch, the training loss, and outputs -> predictions.
+
+A table, one row per task type (checked at import), instead of string dispatch in the loop.
+Losses are computed here in fp32 from the logits, never by the HF model (which would compute them
+in the autocast dtype).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from etbuilder.compiler.plan import TaskPlan
+from etbuilder.runtime.encode import IGNORE
+
+IN_BATCH_SCALE = 20.0
+"""Similarity scale of the in-batch-negatives loss (sentence-transformers' default)."""
+CONTRASTIVE_MARGIN = 0.5
+"""Cosine-distance margin of the contrastive loss for negative pairs."""
+
+
+def _inputs(batch: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    keys = ("input_ids", "attention_mask", "token_type_ids")
+    return {k: batch[prefix + k] for k in keys if prefix + k in batch}
+
+
+def logits_of(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+    """The head's output for a batch of a classifier/tagger, in fp32."""
+    return model(**_inputs(batch)).logits.float()
+
+
+def embed_pair(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vectors of both sides of a pair batch (embedding task), in fp32."""
+    u = model(**_inputs(batch)).float()
+    v = model(**_inputs(batch, "b_")).float()
+    return u, v
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the loop needs to know about one task."""
+
+    outputs: Callable[[nn.Module, dict[str, Any]], torch.Tensor]
+    """Raw outputs of a batch: logits, or the cosine similarity of a pair (embedding)."""
+    loss: Callable[[nn.Module, dict[str, Any], TaskPlan, dict[str, float]], torch.Tensor]
+    """Mean training loss of a labelled batch."""
+
+
+def _ce(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
+    return nn.functional.cross_entropy(logits_of(model, batch), batch["labels"])
+
+
+def _bce(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
+    return nn.functional.binary_cross_entropy_with_logits(
+        logits_of(model, batch), batch["labels"].float()
+    )
+
+
+def _mse(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
+    return nn.functional.mse_loss(logits_of(model, batch).squeeze(-1), batch["labels"].float())
+
+
+def _token_ce(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
+    logits = logits_of(model, batch)
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE
+    )
+
+
+def _pair_cosine(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+    u, v = embed_pair(model, batch)
+    return nn.functional.cosine_similarity(u, v, dim=-1)
+
+
+def _embedding_loss(
+    model: nn.Module, batch: dict[str, Any], task: TaskPlan, scale: dict[str, float]
+) -> Any:
+    u, v = embed_pair(model, batch)
+    kind = task.loss
+    if kind == "in_batch_negatives" or "labels" not in batch:
+        u_n = nn.functional.normalize(u, dim=-1)
+        v_n = nn.functional.normalize(v, dim=-1)
+        scores = u_n @ v_n.T * IN_BATCH_SCALE
+        return nn.functional.cross_entropy(scores, torch.arange(len(u), device=u.device))
+    cos = nn.functional.cosine_similarity(u, v, dim=-1)
+    low, high = scale.get("low", 0.0), scale.get("high", 1.0)
+    target = (batch["labels"].float() - low) / max(high - low, 1e-12)
+    if kind == "contrastive":
+        distance = 1.0 - cos
+        positive = target * distance.pow(2)
+        negative = (1.0 - target) * nn.functional.relu(CONTRASTIVE_MARGIN - distance).pow(2)
+        return (positive + negative).mean() / 2
+    return nn.functional.mse_loss(cos, target)
+
+
+HEADS: MappingProxyType[str, Head] = MappingProxyType(
+    {
+        "classification": Head(logits_of, _ce),
+        "pair_classification": Head(logits_of, _ce),
+        "multilabel": Head(logits_of, _bce),
+        "regression": Head(logits_of, _mse),
+        "ner": Head(logits_of, _token_ce),
+        "embedding": Head(_pair_cosine, _embedding_loss),
+    }
+)
+"""Task type -> its head."""
+
+_TASK_TYPES = set(TaskPlan.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
+if set(HEADS) != _TASK_TYPES:  # pragma: no cover - a registry bug fails at import
+    raise RuntimeError(f"HEADS {sorted(HEADS)} != task types {sorted(_TASK_TYPES)}")
+
+
+def target_scale(task: TaskPlan, targets: np.ndarray | None) -> dict[str, float]:
+    """Embedding scores outside [0, 1] (e.g. 0-5 similarity) are scaled into it for the loss."""
+    if task.type != "embedding" or targets is None or not len(targets):
+        return {}
+    low, high = float(np.min(targets)), float(np.max(targets))
+    if low >= 0.0 and high <= 1.0:
+        return {"low": 0.0, "high": 1.0}
+    return {"low": min(low, 0.0), "high": high}

@@ -1,0 +1,375 @@
+"""The training loop: Accelerate for devices, DDP and mixed precision; everything else explicit.
+
+Per optimizer step: `accumulation` micro-batches (no DDP all-reduce but on the last), gradient
+clipping, AdamW (lazy rows for the word embeddings), scheduler. Evaluation at each epoch's end
+and every `eval_every` steps picks the best model (kept in memory and in checkpoints/best/);
+early stopping and the time budget end the loop cleanly. Checkpoints at each epoch's end and
+every `checkpoint_every` steps hold everything needed to continue bit for bit (`TrainState`,
+optimizer, scheduler, RNG states, data position).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from etbuilder.compiler.plan import Plan, SchedulePlan
+from etbuilder.runtime import checkpoint as ckpt
+from etbuilder.runtime.batching import LengthGroupedBatches, collate
+from etbuilder.runtime.encode import Encoded
+from etbuilder.runtime.heads import HEADS
+from etbuilder.runtime.inference import decode, run_model, split_metrics
+from etbuilder.runtime.metrics import is_better, primary
+from etbuilder.runtime.optim import build_optimizer, build_scheduler, clip_gradients
+from etbuilder.runtime.progress import Progress
+from etbuilder.runtime.rows import Examples
+from etbuilder.runtime.rundir import MetricsLog
+
+
+@dataclass
+class TrainState:
+    """Counters, data position and best-so-far: what `state.json` of a checkpoint holds."""
+
+    epoch: int = 0
+    position: int = 0
+    """Micro-batches of the current epoch this process has consumed."""
+    step: int = 0
+    """Optimizer steps done."""
+    samples: int = 0
+    tokens: int = 0
+    """Real (non-pad) tokens trained on, all processes."""
+    padded_tokens: int = 0
+    train_seconds: float = 0.0
+    """Wall time spent in training steps (no evaluation, no checkpoints)."""
+    elapsed: float = 0.0
+    """Wall time of the whole loop, over every attempt."""
+    best_metric: float | None = None
+    best_step: int | None = None
+    best_epoch: float | None = None
+    bad_evals: int = 0
+    last_eval_step: int = -1
+    stopped: str | None = None
+    """Why training ended: completed, early_stopping, time_budget (None while running)."""
+    validation: dict[str, Any] = field(default_factory=dict)
+    """Metrics of the best evaluation."""
+
+
+@dataclass
+class Data:
+    """What the loop trains and selects on."""
+
+    train: Encoded
+    validation: Encoded | None
+    validation_examples: Examples | None
+    pad_id: int
+    loss_scale: dict[str, float]
+
+
+class Trainer:
+    """Runs one plan's optimisation; `fit()` returns the final TrainState."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        model: nn.Module,
+        data: Data,
+        run_dir: Path,
+        accelerator: Any,
+        log: MetricsLog,
+        *,
+        quiet: bool = True,
+        sparse_embeddings: bool = True,
+    ) -> None:
+        self.plan = plan
+        self.task = plan.task
+        self.head = HEADS[plan.task.type]
+        self.data = data
+        self.run_dir = run_dir
+        self.ckpt_dir = run_dir / "checkpoints"
+        self.acc = accelerator
+        self.log = log
+        self.quiet = quiet
+        self.rank = accelerator.process_index
+        self.world = accelerator.num_processes
+        sched = plan.schedule
+        self.accum = max(1, sched.accumulation)
+        self.sampler = LengthGroupedBatches(
+            data.train.lengths, sched.batch_size, sched.seed, rank=self.rank, world=self.world
+        )
+        self.micro_per_epoch = len(self.sampler.batches(0))
+        self.steps_per_epoch = math.ceil(self.micro_per_epoch / self.accum)
+        self.schedule = self._schedule(sched)
+        self.metric = plan.task.metric
+        if data.validation is not None and not _labelled(data.validation):
+            self.metric = "loss"  # unlabelled pairs (in-batch negatives): select on the loss
+        if sparse_embeddings and self.world == 1:
+            from etbuilder.runtime.optim import enable_sparse_embedding
+
+            enable_sparse_embedding(model)
+        self.optimizer = build_optimizer(model, self.schedule)
+        self.scheduler = build_scheduler(self.optimizer, self.schedule)
+        self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.state = TrainState()
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.log_every = max(1, min(20, self.schedule.total_steps // 100))
+
+    def _schedule(self, sched: SchedulePlan) -> SchedulePlan:
+        """The plan's schedule with the step counts this process really runs."""
+        total = self.steps_per_epoch * sched.epochs
+        return sched.model_copy(
+            update={
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": total,
+                "warmup_steps": min(sched.warmup_steps, total),
+            }
+        )
+
+    # ------------------------------------------------------------------ state and checkpoints
+
+    def unwrapped(self) -> nn.Module:
+        return self.acc.unwrap_model(self.model)
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """A detached CPU copy of the model's weights."""
+        return {
+            k: v.detach().to("cpu", copy=True) for k, v in self.unwrapped().state_dict().items()
+        }
+
+    def save_checkpoint(self) -> None:
+        from accelerate.utils import gather_object
+
+        rng = gather_object([(self.rank, ckpt.rng_state())])
+        if self.acc.is_main_process:
+            ckpt.write_checkpoint(
+                self.ckpt_dir,
+                self.state.step,
+                model_state=self.weights(),
+                optimizer_state={
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                },
+                state={"train": asdict(self.state), "sampler": self._sampler_state()},
+                rng=dict(rng),
+                keep=self.schedule.keep_checkpoints,
+            )
+        self.acc.wait_for_everyone()
+
+    def _sampler_state(self) -> dict[str, int]:
+        return {
+            "epoch": self.state.epoch,
+            "position": self.state.position,
+            "seed": self.sampler.seed,
+        }
+
+    def restore(self, folder: Path) -> None:
+        """Continue from checkpoint `folder` exactly where it was written."""
+        saved = ckpt.read_checkpoint(folder, self.rank)
+        self.unwrapped().load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"]["optimizer"])
+        self.scheduler.load_state_dict(saved["optimizer"]["scheduler"])
+        self.state = TrainState(**saved["state"]["train"])
+        ckpt.set_rng_state(saved["rng"])
+        if self.state.best_step is not None:
+            self.best_weights = ckpt.read_best(self.ckpt_dir, self.state.best_step)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self) -> dict[str, Any] | None:
+        """Validation metrics now (main process; shared with the others); None without data."""
+        from accelerate.utils import broadcast_object_list
+
+        data = self.data
+        if data.validation is None or data.validation_examples is None:
+            return None
+        result: list[Any] = [None]
+        if self.acc.is_main_process:
+            model = self.unwrapped()
+            outputs = run_model(
+                model,
+                data.validation,
+                self.task,
+                batch_size=self.schedule.batch_size * 2,
+                pad_id=data.pad_id,
+                device=self.acc.device,
+                autocast=self.acc.autocast,
+                loss_scale=data.loss_scale,
+            )
+            if self.metric == "loss":
+                metrics: dict[str, Any] = {"loss": outputs.loss}
+            else:
+                decoded = decode(outputs, data.validation, data.validation_examples, self.task)
+                metrics = split_metrics(
+                    decoded, data.validation, data.validation_examples, self.task, outputs.loss
+                )
+            result = [metrics]
+        if self.world > 1:
+            broadcast_object_list(result)
+        return result[0]
+
+    def _after_eval(self, metrics: dict[str, Any], progress: Progress) -> None:
+        state = self.state
+        state.last_eval_step = state.step
+        value = primary(metrics, self.metric)
+        epoch = state.step / max(1, self.steps_per_epoch)
+        record: dict[str, Any] = {"step": state.step, "epoch": round(epoch, 4), "kind": "eval"}
+        record |= {
+            f"validation/{k}": v
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        record["elapsed"] = round(state.elapsed, 3)
+        min_delta = float((self.schedule.early_stopping or {}).get("min_delta", 0.0))
+        direction_name = self.metric if self.metric != "loss" else "loss"
+        if is_better(
+            direction_name,
+            value,
+            state.best_metric,
+            min_delta if state.best_metric is not None else 0.0,
+        ):
+            state.best_metric, state.best_step, state.best_epoch = value, state.step, epoch
+            state.bad_evals = 0
+            state.validation = {k: v for k, v in metrics.items()}
+            self.best_weights = self.weights()
+            if self.acc.is_main_process:
+                ckpt.write_best(self.ckpt_dir, state.step, self.best_weights, {"metric": value})
+            record["best"] = True
+        else:
+            state.bad_evals += 1
+        if self.acc.is_main_process:
+            self.log.write(record)
+        progress.note(metric=f"{self.metric} {value:.4f}")
+        patience = (self.schedule.early_stopping or {}).get("patience")
+        if patience and state.bad_evals >= int(patience):
+            state.stopped = "early_stopping"
+
+    # ------------------------------------------------------------------ the loop
+
+    def fit(self, progress: Progress) -> TrainState:
+        """Train until the last epoch, early stopping or the time budget."""
+        state = self.state
+        budget = self.schedule.time_budget_s
+        eval_every = self.schedule.eval_every
+        ckpt_every = self.schedule.checkpoint_every
+        started = time.perf_counter() - state.elapsed
+        loss_sum = torch.zeros((), device=self.acc.device)
+        window = {"steps": 0, "samples": 0, "tokens": 0, "seconds": 0.0}
+        self.model.train()
+        while state.epoch < self.schedule.epochs and state.stopped is None:
+            batches = self.sampler.batches(state.epoch)
+            groups = [batches[i : i + self.accum] for i in range(0, len(batches), self.accum)]
+            for group in groups[state.position // self.accum :]:
+                t0 = time.perf_counter()
+                loss_sum += self._step(group)
+                seconds = time.perf_counter() - t0
+                rows = sum(len(g) for g in group)
+                real = int(sum(int(self.data.train.lengths[g].sum()) for g in group))
+                padded = int(sum(len(g) * int(self.data.train.lengths[g].max()) for g in group))
+                state.step += 1
+                state.position += len(group)
+                state.samples += rows * self.world
+                state.tokens += real * self.world
+                state.padded_tokens += padded * self.world
+                state.train_seconds += seconds
+                state.elapsed = time.perf_counter() - started
+                for key, value in (
+                    ("steps", 1),
+                    ("samples", rows * self.world),
+                    ("tokens", real * self.world),
+                ):
+                    window[key] += value
+                window["seconds"] += seconds
+                progress.advance(1)
+                if state.step % self.log_every == 0:
+                    self._log_train(loss_sum, window, progress)
+                    loss_sum = torch.zeros((), device=self.acc.device)
+                    window = dict.fromkeys(window, 0)
+                if eval_every and state.step % eval_every == 0:
+                    self._eval_now(progress, started)
+                if ckpt_every and state.step % ckpt_every == 0:
+                    self.save_checkpoint()
+                if budget is not None and time.perf_counter() - started >= budget:
+                    state.stopped = "time_budget"
+                if state.stopped:
+                    break
+            if state.stopped:
+                break
+            state.epoch += 1
+            state.position = 0
+            if state.last_eval_step != state.step:
+                self._eval_now(progress, started)
+            self.save_checkpoint()
+        if state.stopped is None:
+            state.stopped = "completed"
+        elif state.last_eval_step != state.step:
+            self._eval_now(progress, started)  # the last model competes for best too
+        state.elapsed = time.perf_counter() - started
+        self.save_checkpoint()
+        return state
+
+    def _eval_now(self, progress: Progress, started: float) -> None:
+        metrics = self.evaluate()
+        self.state.elapsed = time.perf_counter() - started
+        if metrics is not None:
+            self._after_eval(metrics, progress)
+        self.model.train()
+
+    def _step(self, group: list[np.ndarray]) -> torch.Tensor:
+        """One optimizer step over `group` micro-batches; returns the summed mean loss."""
+        total = torch.zeros((), device=self.acc.device)
+        for j, rows in enumerate(group):
+            batch = collate(self.data.train, rows, self.data.pad_id)
+            batch = {k: v.to(self.acc.device, non_blocking=True) for k, v in batch.items()}
+            last = j == len(group) - 1
+            sync = (
+                contextlib.nullcontext()
+                if last or self.world == 1
+                else self.acc.no_sync(self.model)
+            )
+            with sync, self.acc.autocast():
+                loss = self.head.loss(self.model, batch, self.task, self.data.loss_scale)
+                loss = loss / len(group)
+            self.acc.backward(loss)
+            total += loss.detach()
+        clip_gradients(self.params, self.schedule.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total
+
+    def _log_train(
+        self, loss_sum: torch.Tensor, window: dict[str, Any], progress: Progress
+    ) -> None:
+        state = self.state
+        loss = float(loss_sum) / max(1, window["steps"])
+        seconds = max(window["seconds"], 1e-9)
+        record = {
+            "step": state.step,
+            "epoch": round(state.step / max(1, self.steps_per_epoch), 4),
+            "kind": "train",
+            "loss": loss,
+            "lr": self.scheduler.get_last_lr()[0],
+            "samples_per_s": round(window["samples"] / seconds, 2),
+            "tokens_per_s": round(window["tokens"] / seconds, 1),
+            "elapsed": round(state.elapsed, 3),
+        }
+        if self.acc.is_main_process:
+            self.log.write(record)
+        progress.note(loss=f"loss {loss:.4f}")
+
+    def load_best(self) -> None:
+        """Put the best evaluated weights back into the model (no-op without validation)."""
+        if self.best_weights is not None:
+            self.unwrapped().load_state_dict(self.best_weights)
+
+
+def _labelled(encoded: Encoded) -> bool:
+    return encoded.targets is not None or encoded.token_targets is not None

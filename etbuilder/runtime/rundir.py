@@ -1,0 +1,151 @@
+"""The run folder: where a run writes, its `run.json` status and its JSON-lines metrics log.
+
+    runs/<name>/<timestamp>/
+        spec.yaml  plan.json  run.json  metrics.jsonl  checkpoints/  model/
+        predictions.jsonl  metrics.json  report.md  plots/
+
+`run.json` says whether the run is running, finished, failed or interrupted; `metrics.jsonl` gets
+one JSON object per logged step or evaluation, flushed at once so another process can tail it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from etbuilder.compiler.plan import Plan
+from etbuilder.errors import RunError
+
+RUNS_ROOT = "runs"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def new_run_dir(plan: Plan, base: Path | None = None) -> Path:
+    """A fresh `runs/<name>/<timestamp>/` under `base` (default: the current folder)."""
+    root = (base or Path.cwd()) / RUNS_ROOT / plan.spec.name
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = root / stamp
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = root / f"{stamp}-{n}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def latest_run_dir(name: str, base: Path | None = None) -> Path | None:
+    """The most recent run folder of spec `name`, when any."""
+    root = (base or Path.cwd()) / RUNS_ROOT / name
+    if not root.is_dir():
+        return None
+    runs = sorted(p for p in root.iterdir() if p.is_dir() and (p / "plan.json").is_file())
+    return runs[-1] if runs else None
+
+
+def read_plan(run_dir: Path) -> Plan:
+    """The plan a run folder was trained from."""
+    file = run_dir / "plan.json"
+    if not file.is_file():
+        raise RunError(
+            f"{run_dir} is not a run folder (no plan.json); give the folder `etb run` printed"
+        )
+    return Plan.from_json(file.read_text(encoding="utf-8"))
+
+
+class RunStatus:
+    """`run.json`: state, timestamps, and whatever the run wants to say about itself."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / "run.json"
+        self.data: dict[str, Any] = {}
+        if self.path.is_file():
+            try:
+                self.data = json.loads(self.path.read_text(encoding="utf-8"))
+            except ValueError:
+                self.data = {}
+
+    def update(self, **values: Any) -> None:
+        self.data.update(values)
+        self.data["updated"] = now_iso()
+        write_atomic(self.path, json.dumps(self.data, indent=2, default=str) + "\n")
+
+    def start(self, resumed: bool) -> None:
+        self.data.setdefault("created", now_iso())
+        attempts = int(self.data.get("attempts", 0)) + 1
+        self.update(
+            state="running",
+            started=now_iso(),
+            finished=None,
+            resumed=resumed,
+            attempts=attempts,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            error=None,
+        )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class MetricsLog:
+    """Append-only JSON lines, flushed on every write (the UI tails this file)."""
+
+    def __init__(self, path: Path, *, truncate_after_step: int | None = None) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+        if path.is_file():
+            self.records = self._read(path)
+        if truncate_after_step is not None:
+            kept = [r for r in self.records if int(r.get("step", 0)) <= truncate_after_step]
+            if len(kept) != len(self.records):
+                self.records = kept
+                write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
+        self.started = time.time()
+
+    @staticmethod
+    def _read(path: Path) -> list[dict[str, Any]]:
+        records = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut by a kill -9
+        return records
+
+    def write(self, record: dict[str, Any]) -> None:
+        clean = {k: _finite(v) for k, v in record.items()}
+        self.records.append(clean)
+        self._handle.write(json.dumps(clean) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()

@@ -1,0 +1,84 @@
+"""What a run sets up before its first step: threads, accelerator, seeds, data, model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from etbuilder.compiler.plan import Plan
+from etbuilder.runtime.encode import Encoded, encode_cached, load_fast_tokenizer
+from etbuilder.runtime.heads import target_scale
+from etbuilder.runtime.rows import Examples, load_examples
+
+MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+
+
+def make_accelerator(plan: Plan) -> Any:
+    """An Accelerator for the plan's device and precision (DDP when launched by torchrun)."""
+    import torch
+    from accelerate import Accelerator
+
+    threads = plan.compute.threads_per_process
+    if threads and threads > 0:
+        torch.set_num_threads(threads)
+    cpu = plan.hardware.device == "cpu" or not torch.cuda.is_available()
+    return Accelerator(mixed_precision=MIXED_PRECISION[plan.precision.used], cpu=cpu)
+
+
+def shared_path(accelerator: Any, path: Path) -> Path:
+    """The main process's `path` on every process (the run folder under torchrun)."""
+    if accelerator.num_processes == 1:
+        return path
+    from accelerate.utils import broadcast_object_list
+
+    holder = [str(path)]
+    broadcast_object_list(holder)
+    return Path(holder[0])
+
+
+def seed_everything(plan: Plan) -> None:
+    """Seed python, numpy, torch (and CUDA) from the plan; deterministic kernels on request."""
+    import torch
+    from accelerate.utils import set_seed
+
+    deterministic = plan.schedule.deterministic
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    set_seed(plan.schedule.seed, deterministic=deterministic)
+
+
+def load_data(plan: Plan) -> tuple[dict[str, Examples], dict[str, Encoded], Any]:
+    """Every split's examples, their encodings (through the token cache), and the tokenizer."""
+    examples = load_examples(plan)
+    tokenizer = load_fast_tokenizer(plan.backbone.path)
+    encoded = {name: encode_cached(plan, ex, tokenizer) for name, ex in examples.items()}
+    return examples, encoded, tokenizer
+
+
+def pad_id(tokenizer: Any) -> int:
+    value = getattr(tokenizer, "pad_token_id", None)
+    return int(value) if value is not None else 0
+
+
+def build(plan: Plan) -> tuple[Any, list[str]]:
+    """The task model (seeded head initialisation) and the names of its new weights."""
+    from etbuilder.runtime.models import build_model
+    from etbuilder.runtime.optim import freeze_modules
+
+    model, new = build_model(plan)
+    freeze_modules(model, plan.strategy.frozen_modules)
+    return model, new
+
+
+def trains(plan: Plan, train: Examples) -> bool:
+    """Whether the run trains at all: an embedding task on single texts is exported as-is."""
+    return not (plan.task.type == "embedding" and train.pairs is None)
+
+
+def loss_scale(plan: Plan, train: Encoded) -> dict[str, float]:
+    targets = train.targets if train.targets is not None else None
+    return target_scale(plan.task, np.asarray(targets) if targets is not None else None)
