@@ -46,6 +46,10 @@ def _duration(seconds: Any) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{float(seconds):.1f}s"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -54,7 +58,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
     """Name, task, backbone, strategy, precision, hardware, schedule, time, primary metric."""
-    task, bb, strat = plan.task, plan.backbone, plan.strategy
+    task, bb, strat, sched = plan.task, plan.backbone, plan.strategy, plan.schedule
     test = metrics.get("test") or {}
     val = metrics.get("validation") or {}
     rows = [
@@ -74,9 +78,8 @@ def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
         ],
         [
             "Schedule",
-            f"{plan.schedule.epochs} epochs, {plan.schedule.total_steps:,} steps, "
-            f"global batch {plan.schedule.global_batch}, "
-            f"lr {plan.schedule.learning_rate:g} ({plan.schedule.schedule})",
+            f"{_count(sched.epochs, 'epoch')}, {_count(sched.total_steps, 'step')}, "
+            f"global batch {sched.global_batch}, lr {sched.learning_rate:g} ({sched.schedule})",
         ],
         ["Max length", str(task.max_length)],
         [
