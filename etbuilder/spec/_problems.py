@@ -203,7 +203,8 @@ def _problem(entry: _Entry, document: Document) -> SpecProblem:
     if kind in ("too_short", "too_long"):
         return document.problem(path, _length_message(value, ctx, entry.annotation), doc)
     if kind == "string_too_short":
-        return document.problem(path, f"{show(value)} is too short", f"expected {expected}")
+        message = "the value is empty" if value == "" else f"{show(value)} is too short"
+        return document.problem(path, message, doc or f"expected {expected}")
     if kind == "string_too_long":
         limit = ctx.get("max_length")
         return document.problem(path, f"{show(value)} is longer than {limit} characters", doc)
@@ -300,8 +301,10 @@ def _not_mapping(entry: _Entry, document: Document) -> SpecProblem:
         keys = _walk.allowed_keys(entry.annotation, {}) if entry.annotation is not None else []
         hint = f"expected a mapping with keys such as: {', '.join(keys)}" if keys else None
         if tags:
-            hint = f"expected a mapping with `type:` one of {', '.join(tags)}"
+            hint = f"expected a mapping with `type:` one of: {', '.join(tags)}"
     expected = _walk.describe(entry.annotation) if entry.annotation is not None else "a mapping"
     if expected.startswith("a mapping") or " or " not in expected:
         expected = "a mapping"
+    if value is None:
+        return document.problem(path, "the section is empty", hint)
     return document.problem(path, f"{show(value)} is not {expected}", hint)

@@ -172,6 +172,14 @@ CASES = [
         9,
         "is not a duration such as 90s",
     ),
+    Case(
+        "empty-string",
+        HEAD + TASK + 'backbone:\n  model: ""\n',
+        "backbone.model",
+        9,
+        "the value is empty",
+    ),
+    Case("empty-section", "name: t\ndata:\n" + TASK, "data", 2, "the section is empty"),
     # Missing keys and wrong nesting.
     Case(
         "missing-label",
