@@ -7,11 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-"""The repository root."""
-SPECS = ROOT / "tests" / "specs"
-VALID_SPECS = sorted((SPECS / "valid").glob("*.yaml"))
-"""Valid example specs: every task and every strategy (data paths point at ../shared/data)."""
+from tests.specs import ROOT
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import typer
 from etbuilder import __version__
 from etbuilder.cli import main as cli
 from etbuilder.errors import RunError
-from tests.conftest import ROOT, VALID_SPECS
+from tests.specs import ROOT, VALID_SPECS
 
 
 def run_etb(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -31,6 +31,7 @@ def run_etb(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_command_in_the_table_resolves() -> None:
     group = typer.main.get_command(cli.app)
+    assert isinstance(group, cli.LazyCommands)
     context = group.make_context("etb", ["--version"], resilient_parsing=True)
     assert group.list_commands(context) == list(cli.COMMANDS)
     for name, target in cli.COMMANDS.items():

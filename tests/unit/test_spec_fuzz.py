@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from etbuilder.errors import SpecError
 from etbuilder.spec import Spec
 from etbuilder.spec.loader import load_spec_text
-from tests.conftest import VALID_SPECS
+from tests.specs import VALID_SPECS
 
 TEXTS = [p.read_text(encoding="utf-8") for p in VALID_SPECS]
 KEYS = ["name", "type", "train", "epochs", "text", "r", "space", "<<", "etb", "task", "x.y", ""]

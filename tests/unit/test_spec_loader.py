@@ -14,7 +14,7 @@ from etbuilder.spec import Spec
 from etbuilder.spec.loader import load_spec, load_spec_text
 from etbuilder.spec.strategy import DaptStrategy, DistillStrategy, Strategy
 from etbuilder.spec.task import Task
-from tests.conftest import VALID_SPECS
+from tests.specs import VALID_SPECS
 
 MINIMAL = """\
 name: t

@@ -15,7 +15,7 @@ from etbuilder.spec.reference import json_schema, render_json_schema, render_ref
 from etbuilder.spec.spec import Spec
 from etbuilder.spec.strategy import Strategy
 from etbuilder.spec.task import Task
-from tests.conftest import ROOT, VALID_SPECS
+from tests.specs import ROOT, VALID_SPECS
 
 SCHEMA_FILE = ROOT / "schemas" / "etb-spec.schema.json"
 REFERENCE_FILE = ROOT / "docs" / "spec.md"
