@@ -47,7 +47,7 @@ def problems_from_validation(
     error: ValidationError, document: Document, root: type[BaseModel]
 ) -> list[SpecProblem]:
     """Every error of `error` as a located problem; union-branch errors merged per place."""
-    entries = [_walk_loc(e, root, document.data) for e in error.errors(include_url=False)]
+    entries = [_walk_loc(e, root) for e in error.errors(include_url=False)]
     kept: list[_Entry] = [e for e in entries if not e.unions]
     groups: dict[DataPath, list[_Entry]] = {}
     for entry in entries:
@@ -117,7 +117,8 @@ def _origin_name(base: Any) -> str:
     return "literal" if str(origin).endswith("Literal") else getattr(origin, "__name__", "")
 
 
-def _walk_loc(error: ErrorDetails, root: type[BaseModel], data: Any) -> _Entry:
+def _walk_loc(error: ErrorDetails, root: type[BaseModel]) -> _Entry:
+    """Replay `error`'s location on the models: data path, annotations and unions passed."""
     entry = _Entry(error=error, path=())
     annotation: Any = root
     path: list[str | int] = []

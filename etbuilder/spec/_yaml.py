@@ -283,6 +283,21 @@ class _Converter:
         return result
 
 
+def load_value(text: str) -> Any:
+    """One YAML value (scalar or flow collection) read as spec files are read (`5e-5` a float).
+
+    Raises `yaml.YAMLError` when the text is not YAML; values that cannot be read become None.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _Converter(loader, Document(data=None, file="<value>"), {}).convert(node, ())
+    finally:
+        loader.dispose()
+
+
 def _typed_scalar(text: str) -> Any:
     """A plain YAML scalar typed as YAML types it (`3` -> 3, `true` -> True, `5e-5` -> 5e-05)."""
     if _EXPONENT_FLOAT.match(text.strip()):

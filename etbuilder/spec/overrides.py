@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from etbuilder.errors import SpecProblem
 from etbuilder.spec import _walk
 from etbuilder.spec._hints import did_you_mean
-from etbuilder.spec._yaml import DataPath, Document, Location, _typed_scalar, dotted
+from etbuilder.spec._yaml import DataPath, Document, Location, dotted, load_value
 
 
 def apply_overrides(document: Document, overrides: Sequence[str], root: type[BaseModel]) -> None:
@@ -52,18 +52,12 @@ def parse_value(raw: str, annotation: Any) -> Any:
     if str in members:
         if raw.strip() in ("null", "~", "") and _walk.accepts_none(annotation):
             return None
-        parsed = _try_yaml(raw)
+        try:
+            parsed = load_value(raw)
+        except yaml.YAMLError:
+            return raw
         return parsed if isinstance(parsed, list | dict) and len(members) > 1 else raw
-    if raw.strip().startswith(("[", "{")):
-        return yaml.safe_load(raw)
-    return _typed_scalar(raw)
-
-
-def _try_yaml(raw: str) -> Any:
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+    return load_value(raw)
 
 
 def _target(

@@ -118,6 +118,8 @@ def test_an_override_replaces_the_file_location() -> None:
         ("yes", bool, True),
         ("{int: [1, 4]}", dict, {"int": [1, 4]}),
         ("x: y", str, "x: y"),
+        ("{choice: [1e-5, 2.0e-5]}", dict, {"choice": [1e-5, 2e-5]}),
+        ("", int | None, None),
     ],
 )
 def test_parse_value(raw: str, annotation: object, expected: object) -> None:
