@@ -361,6 +361,13 @@ CASES = [
         7,
         "task.label is not set",
     ),
+    Case(
+        "lora-no-targets",
+        HEAD + TASK + "strategy:\n  type: lora\n  targets: []\n",
+        "strategy.targets",
+        10,
+        "LoRA would train nothing",
+    ),
     # tune:
     Case(
         "tune-path-typo",
