@@ -30,6 +30,9 @@ COMMANDS: dict[str, str] = {
     "validate": "etbuilder.cli.validate:validate",
     "schema": "etbuilder.cli.schema:schema",
     "plan": "etbuilder.cli.plan:plan",
+    "run": "etbuilder.cli.run:run",
+    "evaluate": "etbuilder.cli.evaluate:evaluate",
+    "predict": "etbuilder.cli.predict:predict",
 }
 """Command name -> `module:function`, in the order `etb --help` lists them."""
 

@@ -47,6 +47,10 @@ def prepare_run_dir(plan: Plan, run_dir: Path, *, resume: bool) -> None:
         if not (run_dir / "plan.json").is_file():
             raise RunError(f"nothing to resume in {run_dir}: it holds no plan.json")
         return
+    if (run_dir / "plan.json").is_file():
+        raise RunError(
+            f"{run_dir} already holds a run; continue it with --resume, or choose another --output"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     spec = plan.spec.model_dump(mode="json", exclude_none=True)
     write_atomic(run_dir / "spec.yaml", yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))

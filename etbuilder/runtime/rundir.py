@@ -45,8 +45,12 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def new_run_dir(plan: Plan, base: Path | None = None) -> Path:
-    """A fresh `runs/<name>/<timestamp>/` under `base` (default: the current folder)."""
+def new_run_dir(plan: Plan, base: Path | None = None, *, create: bool = True) -> Path:
+    """A fresh `runs/<name>/<timestamp>/` under `base` (default: the current folder).
+
+    `create=False` only names it (the other processes of a distributed run receive the main
+    process's folder).
+    """
     root = (base or Path.cwd()) / RUNS_ROOT / plan.spec.name
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = root / stamp
@@ -54,7 +58,8 @@ def new_run_dir(plan: Plan, base: Path | None = None) -> Path:
     while folder.exists():
         n += 1
         folder = root / f"{stamp}-{n}"
-    folder.mkdir(parents=True)
+    if create:
+        folder.mkdir(parents=True)
     return folder
 
 

@@ -1,0 +1,93 @@
+"""`etb run`: compile a spec, train, evaluate on the test split, and write the report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from etbuilder.cli._common import SetOption, SpecArgument, load
+
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the latest run of this spec (or --output DIR) from its last checkpoint.",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Run folder (default: runs/<name>/<timestamp>/)."),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bar; print only the result.")
+]
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _resume_dir(name: str, output: Path | None) -> Path:
+    from etbuilder.errors import RunError
+    from etbuilder.runtime.rundir import latest_run_dir
+
+    if output is not None:
+        if not (output / "plan.json").is_file():
+            raise RunError(
+                f"nothing to resume in {output}: it holds no plan.json; run without --resume"
+            )
+        return output
+    found = latest_run_dir(name)
+    if found is None:
+        raise RunError(
+            f"nothing to resume: no run of {name!r} under runs/{name}/; run without --resume"
+        )
+    return found
+
+
+def _summary(result: Any, plan: Any) -> str:
+    lines = [f"run folder: {result.run_dir}"]
+    metric = plan.task.metric
+    for split in ("test", "validation"):
+        values = result.metrics.get(split)
+        if isinstance(values, dict) and isinstance(values.get(metric), int | float):
+            lines.append(f"{split} {metric}: {values[metric]:.4f}")
+    speed = result.metrics.get("samples_per_s")
+    if speed:
+        lines.append(
+            f"trained {result.metrics.get('steps')} steps in {result.metrics.get('train_seconds')}s"
+            f" ({speed} samples/s, stopped: {result.metrics.get('stopped')})"
+        )
+    return "\n".join(lines)
+
+
+def run(
+    spec: SpecArgument,
+    set_: SetOption = None,
+    resume: ResumeOption = False,
+    output: OutputOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Train the spec's model, evaluate it on the test split and write the run report."""
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import check_runnable, run_plan
+    from etbuilder.runtime.rundir import new_run_dir, read_plan
+
+    loaded = load(spec, set_)
+    if resume:
+        run_dir = _resume_dir(loaded.name, output)
+        plan = read_plan(run_dir)
+    else:
+        plan = compile_spec(loaded, spec_path=spec)
+        check_runnable(plan)
+        run_dir = output if output is not None else new_run_dir(plan, create=_is_main_process())
+    check_runnable(plan)
+    if not quiet and _is_main_process():
+        typer.echo(f"etb run: {plan.spec.name} -> {run_dir}", err=True)
+    result = run_plan(plan, run_dir, resume=resume, quiet=quiet or not sys.stderr.isatty())
+    if _is_main_process():
+        typer.echo(_summary(result, plan))
