@@ -182,24 +182,26 @@ def allowed_keys(annotation: Any, value: Any) -> list[str]:
 
 
 def sections_with_key(key: str) -> list[str]:
-    """Dotted sections of the spec (from `Spec`) that have a key named `key`, shallowest first."""
+    """Dotted sections of the spec that have a key named `key`: plain sections before those of
+    one union branch (`train` before `strategy` for `learning_rate`), shallowest first."""
     from etbuilder.spec.spec import Spec
 
-    found: list[str] = []
+    found: list[tuple[bool, str]] = []
     seen: set[type[BaseModel]] = set()
-    queue: list[tuple[type[BaseModel], str]] = [(Spec, "")]
+    queue: list[tuple[type[BaseModel], str, bool]] = [(Spec, "", False)]
     while queue:
-        model, path = queue.pop(0)
+        model, path, branch = queue.pop(0)
         if model in seen:
             continue
         seen.add(model)
-        if key in model.model_fields and path and path not in found:
-            found.append(path)
+        if key in model.model_fields and path and (branch, path) not in found:
+            found.append((branch, path))
         for name, field in model.model_fields.items():
-            for member in members(field_annotation(field)):
-                if is_model(member):
-                    queue.append((info(member).base, f"{path}.{name}" if path else name))
-    return found
+            options = [m for m in members(field_annotation(field)) if is_model(m)]
+            for member in options:
+                child_path = f"{path}.{name}" if path else name
+                queue.append((info(member).base, child_path, branch or len(options) > 1))
+    return [path for _, path in sorted(found, key=lambda item: item[0])]
 
 
 def model_field_types(model: type[BaseModel]) -> Iterator[tuple[str, FieldInfo, Any]]:
