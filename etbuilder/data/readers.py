@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import MappingProxyType
+from typing import get_args
 
 from etbuilder.compiler.plan import SplitSource
 from etbuilder.data.conll import read_conll
 from etbuilder.data.delimited import read_delimited
 from etbuilder.data.records import read_jsonl, read_parquet
 from etbuilder.data.table import Table
+from etbuilder.spec.data import EXTENSION_FORMATS, FileFormat
 
 Reader = Callable[[SplitSource], Table]
 
@@ -23,6 +25,23 @@ READERS: MappingProxyType[str, Reader] = MappingProxyType(
     }
 )
 """Reader per `SplitSource.format`."""
+
+
+def _check_readers() -> None:
+    """Every format the Plan and the spec can name has a reader, and no reader is orphaned."""
+    plan_formats = set(get_args(SplitSource.model_fields["format"].annotation))
+    spec_formats = set(get_args(FileFormat)) - {"auto"}
+    if not (set(READERS) == plan_formats == spec_formats):
+        raise RuntimeError(
+            f"readers {sorted(READERS)}, plan formats {sorted(plan_formats)} and spec formats "
+            f"{sorted(spec_formats)} disagree"
+        )
+    unknown = set(EXTENSION_FORMATS.values()) - set(READERS)
+    if unknown:
+        raise RuntimeError(f"EXTENSION_FORMATS maps to formats without a reader: {unknown}")
+
+
+_check_readers()
 
 
 def read_split(source: SplitSource) -> Table:

@@ -264,3 +264,21 @@ def test_table_is_immutable_and_take_keeps_lines() -> None:
         t.columns = ("z",)  # type: ignore[misc]
     with pytest.raises(ValueError, match="values for 3 rows"):
         Table(["a"], {"a": [1]}, [1, 2, 3])
+
+
+def test_reader_table_agrees_with_plan_and_spec_formats(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import MappingProxyType
+
+    from etbuilder.data import readers
+
+    readers._check_readers()
+    partial = MappingProxyType({k: v for k, v in readers.READERS.items() if k != "conll"})
+    monkeypatch.setattr(readers, "READERS", partial)
+    with pytest.raises(RuntimeError, match="disagree"):
+        readers._check_readers()
+
+
+def test_very_long_field(tmp_path: Path) -> None:
+    f = tmp_path / "long.csv"
+    f.write_text("text,label\n" + "x" * 300_000 + ",1\n")
+    assert len(read_split(src(f, "csv")).column("text")[0]) == 300_000
