@@ -65,8 +65,9 @@ def read_delimited(source: SplitSource) -> Table:
     try:
         names, lines, rows = _collect(source, records, text, delimiter)
     except _QuoteError as exc:
+        detail = str(exc).replace(f"'{delimiter}'", delimiter_name(delimiter))
         raise DataError(
-            f'a `"` is misplaced for a quoted field ({exc})',
+            f'a `"` is misplaced for a quoted field ({detail})',
             file=path,
             row=exc.line,
             hint='if `"` is part of the text rather than quotes around fields, '

@@ -114,3 +114,19 @@ def test_wnut17_tokens_and_tags_align() -> None:
     assert all(len(a) == len(b) for a, b in zip(tokens, tags, strict=True))
     assert sum(map(len, tokens)) == 62730
     assert len({t for sent in tags for t in sent}) == 13
+
+
+def test_mrpc_with_quoting_on_points_at_the_first_bare_quote() -> None:
+    spec = DataSpec.model_validate(
+        {
+            "train": str(DATA / "mrpc/msr_paraphrase_train.txt"),
+            "header": False,
+            "encoding": "utf-8-sig",
+        }
+    )
+    source = resolve_source(spec, "train")
+    assert source is not None and source.format == "tsv"  # .txt reads as tsv
+    with pytest.raises(DataError) as info:
+        read_split(source)
+    assert info.value.row == 10 and "a tab expected" in info.value.message
+    assert "quoting: false" in (info.value.hint or "")
