@@ -1,0 +1,94 @@
+"""The small files of an app that are not the model: requirements, Dockerfile, examples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "app_template"
+CODE_FILES = ("server.py", "inference.py")
+"""Copied verbatim from `app_template/`: the server and the inference core it shares with
+`etbuilder.package.predict_with_app`."""
+
+REQUIREMENTS = """\
+# What the app needs at run time: no torch, no transformers, no etbuilder.
+onnxruntime>=1.18
+tokenizers>=0.19
+fastapi>=0.110
+uvicorn>=0.29
+numpy>=1.26
+pydantic>=2.7
+"""
+
+DOCKERFILE = """\
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN useradd --create-home --uid 10001 app && chown -R app /app
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c \\
+    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/v1/health')"
+CMD ["uvicorn", "server:app", "--host", "0.0.0.0", "--port", "8000"]
+"""
+
+DOCKERIGNORE = """\
+model/
+__pycache__/
+*.tar.gz
+"""
+
+DEFAULT_TEXTS: dict[str, list[Any]] = {
+    "text": ["I loved every minute of it.", "The delivery was late and the box was damaged."],
+    "pair": [
+        ["How do I reset my password?", "What is the way to change my password?"],
+        ["The cat sat on the mat.", "Stock markets fell sharply on Monday."],
+    ],
+    "ner": ["Angela Merkel met Emmanuel Macron in Paris on Tuesday."],
+}
+
+
+def write_code(app: Path) -> None:
+    """Server, inference core, requirements and Dockerfile."""
+    for name in CODE_FILES:
+        shutil.copy2(TEMPLATE_DIR / name, app / name)
+    (app / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    (app / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
+    (app / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
+
+
+def example_inputs(task: str, kind: str, samples: list[Any]) -> list[Any]:
+    """Up to three example inputs, taken from the evaluation set when there is one."""
+    picked: list[Any] = []
+    for item in samples[:3]:
+        if task == "ner":
+            picked.append(" ".join(item))
+        elif kind == "pair" and isinstance(item, list):
+            picked.append(list(item))
+        elif isinstance(item, str):
+            picked.append(item)
+        elif isinstance(item, list) and task == "embedding":
+            picked.append(item[0])
+    if not picked:
+        picked = DEFAULT_TEXTS["ner" if task == "ner" else kind]
+    return picked
+
+
+def write_examples(app: Path, inputs: list[Any]) -> Path:
+    """examples/request.json and a curl line that posts it."""
+    folder = app / "examples"
+    folder.mkdir(exist_ok=True)
+    request = folder / "request.json"
+    request.write_text(json.dumps({"inputs": inputs}, indent=2, ensure_ascii=False) + "\n")
+    (folder / "curl.sh").write_text(
+        "#!/bin/sh\n# Post the example request to a running app (default port 8000).\n"
+        'curl -s -X POST "http://${HOST:-127.0.0.1}:${PORT:-8000}/v1/predict" \\\n'
+        '  -H "Content-Type: application/json" -d @"$(dirname "$0")/request.json"\n',
+        encoding="utf-8",
+    )
+    return request

@@ -1,0 +1,248 @@
+"""Inference core of a packaged etbuilder app: tokenize, run ONNX, decode per task.
+
+Imports only numpy, tokenizers, onnxruntime and the standard library, so the app runs where
+neither torch nor etbuilder is installed. `server.py` and `etbuilder.package.predict_with_app`
+both use it, so what is measured at packaging time is exactly what is served.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Encoding, Tokenizer
+
+PAIR_TASKS = frozenset({"pair_classification"})
+MAX_SEQUENCES_PER_RUN = 32
+"""Largest batch handed to onnxruntime at once (length-sorted, so padding stays small)."""
+
+Input = str | Sequence[str]
+
+
+class InputError(ValueError):
+    """A request the app cannot answer; `status` is the HTTP status the server replies with."""
+
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def cpu_count() -> int:
+    """Cores this process may use (the affinity mask, not the whole machine)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class Predictor:
+    """An app's model: `predict(inputs)` returns one JSON-ready dict per input, in order."""
+
+    def __init__(
+        self, app_dir: str | Path, model_file: str | None = None, threads: int | None = None
+    ) -> None:
+        self.app_dir = Path(app_dir)
+        self.manifest: dict[str, Any] = json.loads(
+            (self.app_dir / "manifest.json").read_text(encoding="utf-8")
+        )
+        task = self.manifest["task"]
+        self.task: str = task["type"]
+        self.labels: list[str] = list(task["labels"])
+        self.max_length: int = int(task["max_length"])
+        self.options: dict[str, Any] = dict(task.get("options", {}))
+        self.pair: bool = self.manifest["inputs"]["kind"] == "pair"
+        self.model_file = model_file or self.manifest["model"]["served"]
+        self.tokenizer = Tokenizer.from_file(str(self.app_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_length, strategy="longest_first")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or cpu_count()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(self.app_dir / self.model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.pad_id = int(self.manifest["tokenizer"].get("pad_id", 0))
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def check(self, inputs: Any, max_items: int, max_chars: int) -> list[Input]:
+        """Validate a request's `inputs`; raises InputError naming the first bad item."""
+        if not isinstance(inputs, list):
+            raise InputError("invalid_input", "`inputs` must be a JSON list")
+        if not inputs:
+            raise InputError("empty_input", "`inputs` is empty: send at least one item")
+        if len(inputs) > max_items:
+            raise InputError(
+                "too_many_inputs",
+                f"{len(inputs)} inputs in one request; the limit is {max_items}: split it",
+                413,
+            )
+        for i, item in enumerate(inputs):
+            texts = self._texts(item, i)
+            for text in texts:
+                if len(text) > max_chars:
+                    raise InputError(
+                        "text_too_long",
+                        f"inputs[{i}] has {len(text)} characters; the limit is {max_chars}",
+                        413,
+                    )
+        return inputs
+
+    def _texts(self, item: Any, i: int) -> list[str]:
+        if self.pair:
+            if (
+                not isinstance(item, list)
+                or len(item) != 2
+                or not all(isinstance(t, str) for t in item)
+            ):
+                raise InputError(
+                    "invalid_input",
+                    f"inputs[{i}] must be a pair of strings [text_a, text_b], got {_show(item)}",
+                )
+            return list(item)
+        if not isinstance(item, str):
+            raise InputError("invalid_input", f"inputs[{i}] must be a string, got {_show(item)}")
+        return [item]
+
+    # -- the model ----------------------------------------------------------------------------
+
+    def encode(self, inputs: Sequence[Input], pretokenized: bool = False) -> list[Encoding]:
+        """Tokenize (truncating to max_length); pairs become [CLS] a [SEP] b [SEP]."""
+        batch: list[Any] = [tuple(x) if self.pair else x for x in inputs]
+        return self.tokenizer.encode_batch(batch, is_pretokenized=pretokenized)
+
+    def forward(self, encodings: Sequence[Encoding]) -> list[np.ndarray]:
+        """Raw model outputs, one array per encoding (token outputs trimmed to its length).
+
+        Encodings are run in length-sorted batches so that padding stays small.
+        """
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        outputs: list[np.ndarray] = [np.empty(0)] * len(encodings)
+        for start in range(0, len(order), MAX_SEQUENCES_PER_RUN):
+            chunk = order[start : start + MAX_SEQUENCES_PER_RUN]
+            result = self._run([encodings[i] for i in chunk])
+            for row, index in enumerate(chunk):
+                out = result[row]
+                if self.task == "ner":
+                    out = out[: len(encodings[index].ids)]
+                outputs[index] = out
+        return outputs
+
+    def _run(self, encodings: Sequence[Encoding]) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        shape = (len(encodings), width)
+        arrays = {
+            "input_ids": np.full(shape, self.pad_id, dtype=np.int64),
+            "attention_mask": np.zeros(shape, dtype=np.int64),
+            "token_type_ids": np.zeros(shape, dtype=np.int64),
+        }
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            arrays["input_ids"][row, :n] = enc.ids
+            arrays["attention_mask"][row, :n] = 1
+            arrays["token_type_ids"][row, :n] = enc.type_ids
+        feeds = {name: arrays[name] for name in self.input_names}
+        return np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+
+    def predict(self, inputs: Sequence[Input]) -> list[dict[str, Any]]:
+        """One prediction per input, in input order."""
+        encodings = self.encode(inputs)
+        outputs = self.forward(encodings)
+        return [
+            self.decode(out, enc, item)
+            for out, enc, item in zip(outputs, encodings, inputs, strict=True)
+        ]
+
+    # -- decoding -----------------------------------------------------------------------------
+
+    def decode(self, output: np.ndarray, encoding: Encoding, item: Input) -> dict[str, Any]:
+        """Turn one raw output into the task's JSON prediction."""
+        if self.task in ("classification", "pair_classification"):
+            probs = _softmax(output.astype(np.float64))
+            best = int(probs.argmax())
+            return {
+                "label": self.labels[best],
+                "score": float(probs[best]),
+                "scores": {label: float(p) for label, p in zip(self.labels, probs, strict=True)},
+            }
+        if self.task == "multilabel":
+            probs = _sigmoid(output.astype(np.float64))
+            threshold = float(self.options.get("threshold", 0.5))
+            chosen = [self.labels[i] for i in np.argsort(-probs) if probs[i] >= threshold]
+            return {
+                "labels": chosen,
+                "scores": {label: float(p) for label, p in zip(self.labels, probs, strict=True)},
+            }
+        if self.task == "regression":
+            return {"value": float(output.reshape(-1)[0])}
+        if self.task == "embedding":
+            return {"vector": [float(v) for v in output]}
+        assert isinstance(item, str)
+        return {"entities": self.entities(output, encoding, item)}
+
+    def word_tags(self, output: np.ndarray, encoding: Encoding) -> list[tuple[int, int, float]]:
+        """(word index, tag index, probability) of each word's first sub-token."""
+        probs = _softmax(output.astype(np.float64))
+        seen: set[int] = set()
+        tags = []
+        for token, word in enumerate(encoding.word_ids):
+            if word is None or word in seen:
+                continue
+            seen.add(word)
+            best = int(probs[token].argmax())
+            tags.append((word, best, float(probs[token, best])))
+        return tags
+
+    def entities(self, output: np.ndarray, encoding: Encoding, text: str) -> list[dict[str, Any]]:
+        """Merge BIO word tags into entities with character offsets into `text`."""
+        spans: dict[int, tuple[int, int]] = {}
+        for token, word in enumerate(encoding.word_ids):
+            if word is None:
+                continue
+            start, end = encoding.offsets[token]
+            old = spans.get(word)
+            spans[word] = (start, end) if old is None else (min(old[0], start), max(old[1], end))
+        found: list[dict[str, Any]] = []
+        current: dict[str, Any] | None = None
+        for word, tag_index, prob in self.word_tags(output, encoding):
+            prefix, _, kind = self.labels[tag_index].partition("-")
+            start, end = spans[word]
+            continues = current is not None and prefix == "I" and kind == current["type"]
+            if continues and current is not None:
+                current["end"] = end
+                current["_probs"].append(prob)
+                continue
+            current = None
+            if prefix in ("B", "I") and kind:
+                current = {"type": kind, "start": start, "end": end, "_probs": [prob]}
+                found.append(current)
+        for entity in found:
+            probs = entity.pop("_probs")
+            entity["text"] = text[entity["start"] : entity["end"]]
+            entity["score"] = float(math.fsum(probs) / len(probs))
+        return [{k: e[k] for k in ("type", "text", "start", "end", "score")} for e in found]
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."

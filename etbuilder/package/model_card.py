@@ -1,0 +1,138 @@
+"""README.md of an app: what it decides, on which data, how well, its limits, how to call it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from etbuilder.compiler.plan import Plan
+
+DECIDES = {
+    "classification": "one label per text, out of {n}: {labels}",
+    "pair_classification": "one label per pair of texts, out of {n}: {labels}",
+    "multilabel": "any number of labels per text (probability >= {threshold}),"
+    " out of {n}: {labels}",
+    "regression": "a number per input",
+    "ner": "entities in a text, tagged BIO with {n} tags: {labels}",
+    "embedding": "a vector per text (for search, clustering and similarity)",
+}
+
+ANSWERS = {
+    "classification": '{"label": ..., "score": ..., "scores": {label: probability}}',
+    "pair_classification": '{"label": ..., "score": ..., "scores": {label: probability}}',
+    "multilabel": '{"labels": [...], "scores": {label: probability}}',
+    "regression": '{"value": ...}',
+    "ner": '{"entities": [{"type", "text", "start", "end", "score"}]} '
+    "(character offsets, end exclusive)",
+    "embedding": '{"vector": [...]}',
+}
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _labels(labels: list[str]) -> str:
+    shown = ", ".join(f"`{x}`" for x in labels[:20])
+    return shown + (f" and {len(labels) - 20} more" if len(labels) > 20 else "")
+
+
+def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str:
+    """The model card, in Markdown."""
+    task, inputs, model = manifest["task"], manifest["inputs"], manifest["model"]
+    decides = DECIDES[task["type"]].format(
+        n=len(task["labels"]),
+        labels=_labels(task["labels"]),
+        threshold=task["options"].get("threshold", 0.5),
+    )
+    lines = [
+        f"# {manifest['name']}",
+        "",
+        manifest["description"] or "A model packaged by etbuilder.",
+        "",
+        "## What it decides",
+        "",
+        f"Task `{task['type']}`: {decides}.",
+        f"Input: {'pairs of texts `[text_a, text_b]`' if inputs['kind'] == 'pair' else 'texts'};"
+        f" answer per input: `{ANSWERS[task['type']]}`.",
+        f"Backbone `{plan.backbone.name}` ({plan.backbone.architecture}, "
+        f"{plan.backbone.parameters:,} parameters), strategy `{plan.strategy.type}`.",
+        "",
+        "## Data",
+        "",
+    ]
+    for source in plan.data.sources:
+        carved = " (carved from train)" if source.carved_from_train else ""
+        lines.append(f"- {source.name}: `{source.path}`{carved}")
+    for profile in plan.data.profiles:
+        lines.append(f"- {profile.name}: {profile.rows:,} rows")
+    lines += ["", "## Quality", ""]
+    lines += _quality(manifest)
+    lines += [
+        "",
+        "## Served model",
+        "",
+        f"`{model['served']}` ({model['precision']}): {model['reason']}.",
+        "",
+        "## Limits",
+        "",
+        f"- at most {inputs['max_batch_size']} inputs per request,"
+        f" {inputs['max_text_chars']:,} characters per text,"
+        f" {inputs['max_body_bytes']:,} bytes per body (over: HTTP 413 with a JSON error)",
+        f"- {inputs['truncation']}",
+        "- the model only knows what its training data showed: check it on your own examples",
+        "",
+        "## How to call it",
+        "",
+        "```sh",
+        "pip install -r requirements.txt",
+        "uvicorn server:app --host 127.0.0.1 --port 8000     # or: etb serve .",
+        "curl -s -X POST http://127.0.0.1:8000/v1/predict -H 'Content-Type: application/json' \\",
+        f"  -d '{json.dumps(example, ensure_ascii=False)}'",
+        "```",
+        "",
+        "```python",
+        "import json, urllib.request",
+        "",
+        f"body = json.dumps({example!r}).encode()",
+        'req = urllib.request.Request("http://127.0.0.1:8000/v1/predict", data=body,',
+        '                             headers={"Content-Type": "application/json"})',
+        'print(json.load(urllib.request.urlopen(req))["predictions"])',
+        "```",
+        "",
+        "In process, without a server: `from inference import Predictor;"
+        " Predictor('.').predict([...])`.",
+        "Docker: `docker build -t app . && docker run -p 8000:8000 app`."
+        " API docs: http://127.0.0.1:8000/docs.",
+        "",
+        "## Provenance",
+        "",
+        f"Built by etbuilder {manifest['etbuilder_version']} from run `{manifest['created_from']}`"
+        f" (spec hash `{manifest['spec_hash']}`) on {manifest['created_at']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _quality(manifest: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    run_metrics = manifest.get("run_metrics") or {}
+    flat = {k: v for k, v in run_metrics.items() if isinstance(v, int | float)}
+    if flat:
+        lines.append("Test metrics of the trained model (PyTorch, from the run):")
+        lines.append("")
+        lines += [f"- {k}: {_fmt(v)}" for k, v in sorted(flat.items())]
+        lines.append("")
+    q = manifest.get("quality")
+    if not q:
+        lines.append(f"int8 was not measured: {manifest.get('quality_note', 'no test examples')}.")
+        return lines
+    lines.append(f"ONNX fp32 vs int8 on {q['source']}:")
+    lines.append("")
+    lines.append("| metric | fp32 | int8 |")
+    lines.append("|---|---|---|")
+    for key in sorted(set(q["fp32"]) | set(q["int8"])):
+        lines.append(f"| {key} | {_fmt(q['fp32'].get(key))} | {_fmt(q['int8'].get(key))} |")
+    if q.get("agreement") is not None:
+        lines.append(f"| {q['agreement_kind']} (int8 vs fp32) | | {_fmt(q['agreement'])} |")
+    return lines
