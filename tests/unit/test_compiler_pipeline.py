@@ -172,10 +172,30 @@ def _strategy_plan(tmp_path: Path, strategy: str) -> Plan:
     files: dict[str, str | bytes] = {
         "train.csv": classification_csv(),
         "corpus.txt": "some in-domain text\nmore of it\n",
-        "teacher_run/plan.json": "{}",
     }
+    if strategy == "distill":  # a finished teacher run: its folder holds the plan it ran
+        teacher = compile_project(tmp_path / "teacher", CLASSIFICATION_SPEC, files)
+        files["teacher_run/plan.json"] = teacher.to_json()
     spec = CLASSIFICATION_SPEC + f"strategy: {STRATEGIES[strategy]}\n"
     return compile_project(tmp_path, spec, files)
+
+
+def test_distill_teacher_must_match_the_task(tmp_path: Path) -> None:
+    from etbuilder.errors import CompileError
+
+    teacher = compile_project(
+        tmp_path / "t", CLASSIFICATION_SPEC, {"train.csv": classification_csv()}
+    )
+    files: dict[str, str | bytes] = {
+        "train.csv": classification_csv().replace(",neg", ",bad"),
+        "teacher_run/plan.json": teacher.to_json(),
+    }
+    spec = CLASSIFICATION_SPEC + f"strategy: {STRATEGIES['distill']}\n"
+    with pytest.raises(CompileError, match=r"\[lower_strategy\].*labels \['neg', 'pos'\]"):
+        compile_project(tmp_path, spec, files)
+    files["teacher_run/plan.json"] = "{not json"
+    with pytest.raises(CompileError, match="not a readable plan"):
+        compile_project(tmp_path, spec, files)
 
 
 def test_strategy_table_matches_the_spec() -> None:
@@ -226,6 +246,7 @@ def test_strategy_lowering_details(tmp_path: Path) -> None:
     distill = _strategy_plan(tmp_path / "d", "distill").strategy
     assert distill.options["student_layers"] == [1, 3, 5]
     assert distill.options["teacher_kind"] == "run"
+    assert distill.options["teacher_layers"] == 6
     assert sum(g.name.startswith("encoder.layer.") for g in distill.groups) == 3
 
     dapt = _strategy_plan(tmp_path / "a", "dapt")

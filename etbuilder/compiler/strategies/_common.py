@@ -1,0 +1,92 @@
+"""What every lowering shares: its input, the backbone's parameter groups, plan assembly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etbuilder.compiler.architecture import (
+    architecture,
+    embedding_parameters,
+    layer_parameters,
+    pooler_parameters,
+)
+from etbuilder.compiler.plan import BackboneInfo, Decision, ParameterGroup, StrategyPlan
+
+
+@dataclass(frozen=True)
+class LoweringInput:
+    """What a lowering may read besides the strategy itself."""
+
+    backbone: BackboneInfo
+    head_parameters: int
+    fingerprint: str
+    """The data fingerprint: keys caches."""
+    max_length: int
+    pooling: str
+    base_dir: Path
+    """Relative teacher/corpus paths resolve against this (the spec's folder)."""
+    learning_rate: float
+    task_type: str
+    labels: tuple[str, ...]
+
+
+def backbone_groups(
+    info: LoweringInput, frozen_layers: int = 0, freeze_embeddings: bool = False
+) -> list[ParameterGroup]:
+    """Embeddings, each layer and the pooler; the lowest `frozen_layers` layers frozen."""
+    b = info.backbone
+    prefix = architecture(b).layer_prefix
+    groups = [
+        ParameterGroup(
+            name="embeddings", parameters=embedding_parameters(b), trainable=not freeze_embeddings
+        )
+    ]
+    per_layer = layer_parameters(b)
+    groups += [
+        ParameterGroup(name=f"{prefix}.{i}", parameters=per_layer, trainable=i >= frozen_layers)
+        for i in range(b.layers)
+    ]
+    if pooler_parameters(b):
+        groups.append(
+            ParameterGroup(
+                name="pooler", parameters=pooler_parameters(b), trainable=frozen_layers < b.layers
+            )
+        )
+    return groups
+
+
+def head_group(info: LoweringInput) -> ParameterGroup:
+    return ParameterGroup(name="head", parameters=info.head_parameters, trainable=True)
+
+
+def make_plan(
+    kind: str, groups: list[ParameterGroup], actions: list[str], **extra: Any
+) -> StrategyPlan:
+    frozen = [g.name for g in groups if not g.trainable]
+    trainable = sum(g.parameters for g in groups if g.trainable)
+    return StrategyPlan(
+        type=kind,
+        groups=groups,
+        frozen_modules=frozen,
+        trainable_parameters=trainable,
+        actions=actions,
+        **extra,
+    )
+
+
+Lowered = tuple[StrategyPlan, list[Decision]]
+"""A lowered strategy and the decisions it took (key, value, reason, source)."""
+
+
+def note(key: str, value: Any, reason: str, source: str = "inferred") -> Decision:
+    return Decision(key=f"strategy.{key}", value=value, reason=reason, source=source)
+
+
+def cache_key(*parts: Any) -> str:
+    """A short stable key over JSON-serialisable parts."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
