@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "run": "etbuilder.cli.run:run",
     "evaluate": "etbuilder.cli.evaluate:evaluate",
     "predict": "etbuilder.cli.predict:predict",
+    "package": "etbuilder.cli.package:package",
+    "serve": "etbuilder.cli.serve:serve",
 }
 """Command name -> `module:function`, in the order `etb --help` lists them."""
 
