@@ -82,6 +82,41 @@ def decisions_table(plan: Plan) -> Table:
     return table
 
 
+def merged_groups(strategy: StrategyPlan) -> list[tuple[str, int, bool, float]]:
+    """Parameter groups with runs of alike layers merged: `encoder.layer.0-5`."""
+    rows: list[tuple[str, int, bool, float]] = []
+    run: list[str] = []
+    for g in strategy.groups:
+        prefix, _, index = g.name.rpartition(".")
+        last = rows[-1] if rows else None
+        if (
+            last is not None
+            and run
+            and index.isdigit()
+            and last[2:] == (g.trainable, g.lr_scale)
+            and run[0].rpartition(".")[0] == prefix
+        ):
+            run.append(g.name)
+            first = run[0].rpartition(".")[2]
+            rows[-1] = (f"{prefix}.{first}-{index}", last[1] + g.parameters, *last[2:])
+            continue
+        run = [g.name] if index.isdigit() else []
+        rows.append((g.name, g.parameters, g.trainable, g.lr_scale))
+    return rows
+
+
+def groups_table(strategy: StrategyPlan) -> Table:
+    table = Table(title=f"Parameter groups ({strategy.type})", title_justify="left")
+    table.add_column("group", style="bold")
+    table.add_column("parameters", justify="right")
+    table.add_column("trains")
+    table.add_column("lr x", justify="right")
+    for name, count, trainable, scale in merged_groups(strategy):
+        trains = "[green]yes[/green]" if trainable else "[dim]frozen[/dim]"
+        table.add_row(name, f"{count:,}", trains, f"{scale:.4g}")
+    return table
+
+
 def estimates_table(plan: Plan) -> Table:
     e = plan.estimates
     table = Table(title="Estimates (per process)", title_justify="left")
@@ -120,6 +155,7 @@ def show(plan: Plan, console: Console) -> None:
     while strategy is not None:
         for i, action in enumerate(strategy.actions, 1):
             console.print(f"  {i}. {action}")
+        console.print(groups_table(strategy))
         strategy = strategy.then
     console.print(
         f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "

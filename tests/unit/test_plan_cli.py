@@ -62,3 +62,21 @@ def test_two_processes_give_identical_bytes(project: Path) -> None:
         for _ in range(2)
     ]  # fmt: skip
     assert outputs[0] == outputs[1] and outputs[0].startswith("{")
+
+
+def test_groups_merge_alike_layers() -> None:
+    from etbuilder.cli.plan import merged_groups
+    from etbuilder.compiler.plan import ParameterGroup, StrategyPlan
+
+    groups = [ParameterGroup(name="embeddings", parameters=10, trainable=False)]
+    groups += [
+        ParameterGroup(name=f"encoder.layer.{i}", parameters=5, trainable=i >= 2) for i in range(4)
+    ]
+    groups.append(ParameterGroup(name="head", parameters=3, trainable=True))
+    strategy = StrategyPlan(type="freeze", groups=groups, trainable_parameters=13, actions=[])
+    assert merged_groups(strategy) == [
+        ("embeddings", 10, False, 1.0),
+        ("encoder.layer.0-1", 10, False, 1.0),
+        ("encoder.layer.2-3", 10, True, 1.0),
+        ("head", 3, True, 1.0),
+    ]

@@ -71,7 +71,8 @@ def lower_freeze(strategy: FreezeStrategy, info: LoweringInput) -> Lowered:
         )
     groups = [*backbone_groups(info, strategy.layers, strategy.embeddings), head_group(info)]
     if strategy.lr_decay is not None:
-        groups = [_with_decay(g, strategy.lr_decay, b.layers) for g in groups]
+        decay = strategy.lr_decay
+        groups = [_with_decay(g, decay, b.layers) if g.trainable else g for g in groups]
     frozen = (["embeddings"] if strategy.embeddings else []) + [
         f"the lowest {strategy.layers} layers" if strategy.layers else ""
     ]
