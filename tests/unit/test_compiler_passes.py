@@ -348,3 +348,11 @@ def test_passes_are_named_functions_in_order() -> None:
         < names.index("lower_strategy")
         < names.index("estimate_cost")
     )
+
+
+def test_unlabelled_embedding_selects_on_loss() -> None:
+    s = spec(task={"type": "embedding", "text": ["a", "b"]})
+    out = choose_task(profiled(50, counts={}, spec=s).replace(max_length=32))
+    assert out.task is not None
+    assert (out.task.metric, out.task.metric_direction) == ("loss", "minimize")
+    assert out.task.loss == "in_batch_negatives" and out.task.pooling == "mean"

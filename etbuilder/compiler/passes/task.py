@@ -154,6 +154,9 @@ def _metric(ctx: CompileContext, counts: dict[str, int]) -> tuple[CompileContext
         return ctx.decide("task.metric", task.metric, "set in the spec", "spec"), task.metric
     metric = TASK_RULES[task.type].metric
     why = f"the default metric of {task.type}"
+    if isinstance(task, EmbeddingTask) and task.label is None:
+        why = "no label column to correlate with: models are selected on the validation loss"
+        return ctx.decide("task.metric", "loss", why, "default"), "loss"
     if task.type == "classification":
         ratio = imbalance_ratio(counts)
         if ratio > IMBALANCE_RATIO:
