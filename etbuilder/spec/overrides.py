@@ -21,9 +21,18 @@ from etbuilder.spec._yaml import DataPath, Document, Location, dotted, load_valu
 
 
 def apply_overrides(document: Document, overrides: Sequence[str], root: type[BaseModel]) -> None:
-    """Apply each `KEY=VALUE` to `document.data` in order; problems go to `document.problems`."""
-    for text in overrides:
+    """Apply each `KEY=VALUE` to `document.data`; problems go to `document.problems`.
+
+    Overrides apply in the order given, except that those choosing a union branch (`...type=`)
+    go first, so `--set strategy.r=4 --set strategy.type=lora` works like the reverse order.
+    """
+    for text in sorted(overrides, key=lambda t: not _chooses_branch(t)):
         _apply_one(document, text, root)
+
+
+def _chooses_branch(text: str) -> bool:
+    key = text.partition("=")[0].strip()
+    return key == "type" or key.endswith(".type")
 
 
 def _apply_one(document: Document, text: str, root: type[BaseModel]) -> None:

@@ -72,6 +72,11 @@ def test_overrides_apply_in_order_and_create_sections() -> None:
     assert spec.train.early_stopping is not None and spec.train.early_stopping.patience == 4
 
 
+def test_type_overrides_apply_first() -> None:
+    spec = load("strategy.r=4", "strategy.type=lora")
+    assert isinstance(spec.strategy, LoraStrategy) and spec.strategy.r == 4
+
+
 def test_a_later_override_wins() -> None:
     assert load("train.epochs=5", "train.epochs=6").train.epochs == 6
 
