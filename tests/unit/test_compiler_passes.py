@@ -243,6 +243,12 @@ def test_fp16_on_cpu_is_an_error_with_a_fix() -> None:
     assert gpu.precision is not None and gpu.precision.used == "fp16"
 
 
+def test_gpu_plan_on_a_cpu_machine_warns_and_assumes_bf16() -> None:
+    out = choose_precision(ctx(spec(compute={"devices": "cuda"})))
+    assert out.precision is not None and out.precision.used == "bf16"
+    assert [w.code for w in out.warnings] == ["no_gpu_here"]
+
+
 # layout_compute -----------------------------------------------------------------------------
 
 

@@ -19,7 +19,21 @@ def choose_precision(ctx: CompileContext) -> CompileContext:
     hw: HardwareInfo = ctx.hardware
     gpu = uses_gpu(ctx)
     where = f"{hw.device_name} ({'GPU' if gpu else 'CPU'})"
-    if requested == "auto":
+    elsewhere = gpu and hw.device != "cuda"
+    if elsewhere:
+        ctx = ctx.warn(
+            "no_gpu_here",
+            "compute.devices is cuda but this machine has no GPU: the plan assumes bf16-capable "
+            "GPUs (Ampere or newer) and default throughput; compile on the training machine "
+            "for exact precision, memory and time",
+        )
+    if requested == "auto" and elsewhere:
+        used, why, source = (
+            "bf16",
+            "auto: GPUs of the Ampere generation or newer run bf16",
+            "default",
+        )
+    elif requested == "auto":
         if hw.bf16:
             used, why = "bf16", f"auto: {where} runs bf16 natively"
         else:
@@ -33,7 +47,7 @@ def choose_precision(ctx: CompileContext) -> CompileContext:
         )
     else:
         used, why, source = requested, "set in the spec", "spec"
-        if requested == "bf16" and not hw.bf16:
+        if requested == "bf16" and not hw.bf16 and not elsewhere:
             why += f"; {where} has no native bf16: it works, emulated, but slowly"
             ctx = ctx.warn(
                 "slow_bf16",
