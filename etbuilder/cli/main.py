@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "validate": "etbuilder.cli.validate:validate",
     "schema": "etbuilder.cli.schema:schema",
     "plan": "etbuilder.cli.plan:plan",
+    "models": "etbuilder.cli.models:models",
     "run": "etbuilder.cli.run:run",
     "evaluate": "etbuilder.cli.evaluate:evaluate",
     "predict": "etbuilder.cli.predict:predict",
