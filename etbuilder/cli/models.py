@@ -24,12 +24,12 @@ def models(
         typer.echo(json.dumps([s.to_dict() for s in statuses], indent=2))
         return
     table = Table(title="Backbone zoo (backbone.model)")
-    table.add_column("alias", style="bold")
-    table.add_column("source", no_wrap=True, overflow="ellipsis")
-    table.add_column("layers", justify="right")
-    table.add_column("hidden", justify="right")
-    table.add_column("params", justify="right")
-    table.add_column("offline")
+    table.add_column("alias", style="bold", no_wrap=True)
+    table.add_column("source", overflow="fold")
+    table.add_column("layers", justify="right", no_wrap=True)
+    table.add_column("hidden", justify="right", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("offline", no_wrap=True)
     for s in statuses:
         table.add_row(
             s.entry.alias,
