@@ -297,14 +297,18 @@ def test_estimates_memory_and_flops() -> None:
     trainable = full.estimates.parameters_trainable
     assert mem["weights"] == full.estimates.parameters_total * 4
     assert mem["gradients"] == trainable * 4 and mem["optimizer"] == trainable * 8
-    assert mem["activations"] == activation_bytes(BERT, 32, 32, 6, fp32=True)
+    # Korthikanti et al.: s*b*h*(34 + 5*a*s/h) bytes per layer in 16 bits, x2 in fp32
+    assert mem["activations"] == 32 * 32 * 384 * (34 + 5 * 12 * 32 // 384) * 6 * 2
+    assert activation_bytes(BERT, 32, 32, 6, fp32=False) * 2 == mem["activations"]
     assert "default: 60 GFLOP/s" in full.estimates.time_basis
     features = _estimated({"type": "features"})
     assert features.estimates is not None
     assert features.estimates.flops_per_epoch < full.estimates.flops_per_epoch / 10
     lora = _estimated({"type": "lora"})
     assert lora.estimates is not None
-    assert lora.estimates.flops_per_epoch < full.estimates.flops_per_epoch
+    # frozen layers the gradient flows through cost 2 forward passes instead of 3
+    ratio = lora.estimates.flops_per_epoch / full.estimates.flops_per_epoch
+    assert 0.6 < ratio < 0.75
 
 
 def test_estimates_use_recorded_throughput() -> None:
