@@ -19,6 +19,7 @@ here, and why:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,15 +99,21 @@ def quantize_int8(fp32_path: Path, out_path: Path) -> QuantizeResult:
         "not_quantized": "embeddings (Gather), attention products, feed-forward output "
         "projections (GELU outliers), task head",
     }
-    quantize_dynamic(
-        str(fp32_path),
-        str(out_path),
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul"],
-        nodes_to_exclude=excluded,
-        extra_options={"MatMulConstBOnly": True},
-    )
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # a "consider pre-processing" notice for image models
+    try:
+        quantize_dynamic(
+            str(fp32_path),
+            str(out_path),
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=excluded,
+            extra_options={"MatMulConstBOnly": True},
+        )
+    finally:
+        root.setLevel(level)
     return QuantizeResult(
         out_path,
         settings,
