@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,17 +92,23 @@ def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) 
     return TaskModel().eval()
 
 
-def sample_inputs(tokenizer_file: Path, pair: bool, names: list[str], max_length: int) -> dict:
-    """Padded numpy inputs for `PARITY_TEXTS` (as pairs for pair tasks)."""
+def sample_inputs(
+    tokenizer_file: Path,
+    pair: bool,
+    names: list[str],
+    max_length: int,
+    texts: Sequence[str] = PARITY_TEXTS,
+) -> dict:
+    """Padded numpy inputs for `texts` (made into pairs for pair tasks)."""
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(tokenizer_file))
     tok.enable_truncation(max_length)
     tok.enable_padding(pad_id=tok.padding["pad_id"] if tok.padding else 0)
-    texts: list[Any] = list(PARITY_TEXTS)
+    batch: list[Any] = list(texts)
     if pair:
-        texts = [(a, b) for a, b in zip(texts, texts[1:] + texts[:1], strict=True)]
-    encs = tok.encode_batch(texts)
+        batch = [(a, b) for a, b in zip(batch, batch[1:] + batch[:1], strict=True)]
+    encs = tok.encode_batch(batch)
     arrays = {
         "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
         "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),

@@ -80,15 +80,8 @@ def test_onnx_fp32_matches_pytorch_and_int8_is_measured(apps_base: Path, task: s
         app / "model", task, m["task"]["options"].get("pooling", "cls"),
         m["task"]["options"].get("normalize", True),
     )  # fmt: skip
-    from etbuilder.package import export
-
-    export_texts = export.PARITY_TEXTS
-    export.PARITY_TEXTS = tuple(TEXTS)  # other lengths than the build-time check
-    try:
-        feeds = sample_inputs(app / "tokenizer.json", m["inputs"]["kind"] == "pair",
-                              m["onnx"]["inputs"], 32)  # fmt: skip
-    finally:
-        export.PARITY_TEXTS = export_texts
+    pair = m["inputs"]["kind"] == "pair"
+    feeds = sample_inputs(app / "tokenizer.json", pair, m["onnx"]["inputs"], 32, TEXTS)
     with torch.no_grad():
         expected = model(*(torch.from_numpy(feeds[n]) for n in m["onnx"]["inputs"])).numpy()
     session = ort.InferenceSession(str(app / "onnx/model.onnx"), providers=["CPUExecutionProvider"])
