@@ -56,8 +56,14 @@ class Predictor:
     """An app's model: `predict(inputs)` returns one JSON-ready dict per input, in order."""
 
     def __init__(
-        self, app_dir: str | Path, model_file: str | None = None, threads: int | None = None
+        self,
+        app_dir: str | Path,
+        model_file: str | None = None,
+        threads: int | None = None,
+        spin: bool = True,
     ) -> None:
+        """spin: let onnxruntime's idle threads busy-wait (lower latency in a batch job; a
+        server turns it off so that its event loop keeps the CPU between batches)."""
         self.app_dir = Path(app_dir)
         self.manifest: dict[str, Any] = json.loads(
             (self.app_dir / "manifest.json").read_text(encoding="utf-8")
@@ -77,6 +83,8 @@ class Predictor:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(
             str(self.app_dir / self.model_file), options, providers=["CPUExecutionProvider"]
         )

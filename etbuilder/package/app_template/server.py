@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 APP_DIR = Path(os.environ.get("ETB_APP_DIR") or Path(__file__).resolve().parent)
-predictor = Predictor(APP_DIR, model_file=os.environ.get("ETB_MODEL_FILE") or None)
+predictor = Predictor(APP_DIR, model_file=os.environ.get("ETB_MODEL_FILE") or None, spin=False)
 LIMITS: dict[str, Any] = predictor.manifest["inputs"]
 MAX_ITEMS = int(LIMITS["max_batch_size"])
 MAX_CHARS = int(LIMITS["max_text_chars"])

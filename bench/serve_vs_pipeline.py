@@ -1,0 +1,253 @@
+"""The packaged app (ONNX, batched; over HTTP and in process) against transformers.pipeline.
+
+    python bench/serve_vs_pipeline.py RUN [--data TSV] [--limit N]
+
+RUN is a finished run folder of a text-classification model (its `model/` is the fine-tuned
+Hugging Face model the pipeline loads; its `app/` is built when missing). Both sides predict the
+same sentences (default: the 872 SST-2 test sentences), at batch 1 and batch 32; printed:
+throughput (sentences/s), p50/p95 latency per call, accuracy, cold start (process start to
+first prediction) and the app/pipeline ratios. Benchmarks are not tests: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "sst2_glue"
+
+
+@dataclass
+class Result:
+    name: str
+    batch: int
+    throughput: float
+    p50_ms: float
+    p95_ms: float
+    accuracy: float | None
+
+
+def read_tsv(path: Path, limit: int | None) -> tuple[list[str], list[str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    header, body = rows[0], rows[1:]
+    text, label = header.index("sentence"), header.index("label")
+    body = body[:limit] if limit else body
+    return [r[text] for r in body], [r[label].strip() for r in body]
+
+
+def timed(
+    name: str, batch: int, texts: list[str], gold: list[str], call: Callable[[list[str]], list[str]]
+) -> Result:
+    """Call `call` on consecutive chunks of `batch` texts; latency per call."""
+    call(texts[:batch])  # warm-up
+    latencies, labels = [], []
+    start = time.perf_counter()
+    for i in range(0, len(texts), batch):
+        t = time.perf_counter()
+        labels += call(texts[i : i + batch])
+        latencies.append(time.perf_counter() - t)
+    total = time.perf_counter() - start
+    return _result(name, batch, len(texts) / total, latencies, labels, gold)
+
+
+def _result(name, batch, throughput, latencies, labels, gold) -> Result:
+    ms = np.array(latencies) * 1000
+    acc = float(np.mean([a == b for a, b in zip(labels, gold, strict=True)])) if labels else None
+    return Result(
+        name, batch, throughput, float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), acc
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cold_start(argv: Sequence[str], cwd: Path | None = None) -> float:
+    """Seconds from process start until it prints `READY` (after its first prediction)."""
+    start = time.perf_counter()
+    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True)
+    assert "READY" in out.stdout, out.stdout + out.stderr
+    return time.perf_counter() - start
+
+
+PIPELINE_COLD = (
+    "import sys\nfrom transformers import pipeline\n"
+    "p = pipeline('text-classification', model=sys.argv[1], device='cpu')\n"
+    "p(['hello world']); print('READY')\n"
+)
+APP_COLD = (
+    "from inference import Predictor\nPredictor('.').predict(['hello world']); print('READY')\n"
+)
+
+
+def start_server(app: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start `uvicorn server:app`; returns it, its URL and the cold start to a first answer."""
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "server:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=app,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            r = httpx.post(f"{url}/v1/predict", json={"inputs": ["hello world"]}, timeout=5)
+            if r.status_code == 200:
+                return proc, url, time.perf_counter() - start
+        except httpx.TransportError:
+            time.sleep(0.01)
+        if proc.poll() is not None or time.perf_counter() - start > 60:
+            raise RuntimeError("the app's server did not start")
+
+
+def http_concurrent(url: str, texts: list[str], gold: list[str], clients: int) -> Result:
+    """`clients` concurrent clients, one sentence per request: the server micro-batches."""
+    import httpx
+
+    latencies: list[float] = []
+    labels: list[str] = [""] * len(texts)
+
+    async def worker(k: int, http: httpx.AsyncClient) -> None:
+        for i in range(k, len(texts), clients):
+            t = time.perf_counter()
+            r = await http.post("/v1/predict", json={"inputs": [texts[i]]})
+            latencies.append(time.perf_counter() - t)
+            labels[i] = r.json()["predictions"][0]["label"]
+
+    async def main() -> float:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            await http.post("/v1/predict", json={"inputs": texts[:clients]})
+            start = time.perf_counter()
+            await asyncio.gather(*(worker(k, http) for k in range(clients)))
+            return time.perf_counter() - start
+
+    total = asyncio.run(main())
+    return _result(f"app HTTP, {clients} clients", 1, len(texts) / total, latencies, labels, gold)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a finished run folder (classification)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA / "test.tsv")
+    parser.add_argument("--limit", type=int, default=None, help="use the first N sentences")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    texts, gold = read_tsv(args.data.resolve(), args.limit)
+    app = args.run / "app"
+    if not (app / "manifest.json").is_file():
+        from etbuilder.package import build_app
+
+        build_app(args.run)
+    app = app.resolve()
+    manifest = json.loads((app / "manifest.json").read_text())
+    print(
+        f"{len(texts)} sentences of {args.data}; app serves {manifest['model']['served']}; "
+        f"{os.cpu_count()} CPUs"
+    )
+
+    cold = {
+        "pipeline": cold_start([sys.executable, "-c", PIPELINE_COLD, str(args.run / "model")]),
+        "app in-process": cold_start([sys.executable, "-c", APP_COLD], cwd=app),
+    }
+    results: list[Result] = []
+
+    from transformers import pipeline
+
+    pipe = pipeline("text-classification", model=str(args.run / "model"), device="cpu")
+    for batch in (1, 32):
+
+        def run_pipe(b: list[str], n: int = batch) -> list[str]:
+            return [r["label"] for r in pipe(b, batch_size=n)]
+
+        results.append(timed("pipeline", batch, texts, gold, run_pipe))
+    sys.path.insert(0, str(app))
+    from inference import Predictor  # the app's own inference core
+
+    predictor = Predictor(app)
+    for batch in (1, 32):
+        results.append(
+            timed(
+                "app in-process",
+                batch,
+                texts,
+                gold,
+                lambda b: [p["label"] for p in predictor.predict(b)],
+            )
+        )
+
+    import httpx
+
+    proc, url, cold["app HTTP server"] = start_server(app)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+
+            def post(batch: list[str]) -> list[str]:
+                r = http.post("/v1/predict", json={"inputs": batch})
+                return [p["label"] for p in r.json()["predictions"]]
+
+            # A request carries at most the app's max_batch_size inputs.
+            for batch in (1, min(32, int(manifest["inputs"]["max_batch_size"]))):
+                results.append(timed("app HTTP", batch, texts, gold, post))
+        results.append(http_concurrent(url, texts, gold, 16))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+    print(f"\n{'':28} {'batch':>5} {'sent/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'accuracy':>9}")
+    for r in results:
+        acc = f"{r.accuracy:.4f}" if r.accuracy is not None else "-"
+        print(
+            f"{r.name:28} {r.batch:>5} {r.throughput:>8.1f} {r.p50_ms:>8.2f} {r.p95_ms:>8.2f}"
+            f" {acc:>9}"
+        )
+    print("\ncold start (process start to first prediction):")
+    for name, seconds in cold.items():
+        print(f"  {name:28} {seconds:6.2f} s")
+    base = {r.batch: r for r in results if r.name == "pipeline"}
+    print("\nratios (app / pipeline):")
+    for r in results:
+        if r.name != "pipeline":
+            ref = base[1 if r.batch == 1 else 32]
+            speed, latency = r.throughput / ref.throughput, r.p50_ms / ref.p50_ms
+            print(f"  {r.name:26} batch {r.batch:>2}: throughput x{speed:.2f}, p50 x{latency:.2f}")
+    print(
+        f"  cold start: pipeline / app server x{cold['pipeline'] / cold['app HTTP server']:.1f},"
+        f" pipeline / app in-process x{cold['pipeline'] / cold['app in-process']:.1f}"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps({"results": [r.__dict__ for r in results], "cold_start_s": cold}, indent=2)
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
