@@ -1,0 +1,144 @@
+"""`etb run`, `etb evaluate` and `etb predict` through the CLI entry point, on a tiny BERT;
+the time budget, early stopping, and the refusal of strategies the engine does not run yet."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from etbuilder.cli.main import main
+from tests.fixtures import make_tiny_bert
+
+DATA = Path("/work/shared/data")
+if not DATA.is_dir():
+    DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data folder not found")
+
+SPEC = """etb: 1
+name: cli-check
+data: {{train: {data}, quoting: false, split: {{validation: 0.2, test: 0.2, seed: 2}}}}
+task: {{type: classification, text: sentence, label: label}}
+backbone: {{model: {model}}}
+train: {{epochs: 3, batch_size: 16, learning_rate: 2.0e-3, seed: 3}}
+compute: {{threads: 1}}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("cli")
+    model = make_tiny_bert(folder / "tiny")
+    rows = (DATA / "sst2_glue" / "train.tsv").read_text(encoding="utf-8").splitlines()[:201]
+    (folder / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    spec = folder / "spec.yaml"
+    spec.write_text(SPEC.format(data=folder / "train.tsv", model=model), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ETB_CACHE_DIR", str(folder / "cache"))
+        assert main(["run", str(spec), "--output", str(folder / "run"), "--quiet"]) == 0
+    return spec, folder / "run"
+
+
+def test_run_records_throughput_for_the_compiler(trained: tuple[Path, Path]) -> None:
+    spec, run = trained
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["samples_per_s"] > 0 and metrics["gflops_per_s"] > 0
+    assert 0.0 <= metrics["padding_fraction"] < 0.5
+    throughput = json.loads((spec.parent / "cache" / "throughput.json").read_text())
+    assert throughput["records"][-1]["flops_per_second"] > 0
+    assert (spec.parent / "cache" / "tokens").is_dir()
+
+
+def test_evaluate_reproduces_the_run_test_metrics(
+    trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, run = trained
+    assert main(["evaluate", str(run), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    assert metrics["accuracy"] == pytest.approx(saved["accuracy"], abs=0.02)
+    assert metrics["n"] == saved["n"]
+
+
+def test_predict_writes_the_input_with_prediction_and_score(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, run = trained
+    source = tmp_path / "new.csv"
+    source.write_text(
+        'id,sentence\n1,"a gorgeous, witty, seductive movie"\n2,the plot is a dull mess\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(run), "--input", str(source), "--output", str(out)]) == 0
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows] == ["1", "2"]
+    assert rows[0]["sentence"] == "a gorgeous, witty, seductive movie"
+    labels = json.loads((run / "plan.json").read_text())["task"]["labels"]
+    assert all(r["prediction"] in labels for r in rows)
+    assert all(0.0 < float(r["score"]) <= 1.0 for r in rows)
+
+    jsonl_in, jsonl_out = tmp_path / "new.jsonl", tmp_path / "out.jsonl"
+    jsonl_in.write_text(json.dumps({"sentence": "fine"}) + "\n", encoding="utf-8")
+    assert main(["predict", str(run), "-i", str(jsonl_in), "-o", str(jsonl_out)]) == 0
+    record = json.loads(jsonl_out.read_text().splitlines()[0])
+    assert set(record) == {"sentence", "prediction", "score"}
+
+
+def test_predict_names_a_missing_text_column(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, run = trained
+    source = tmp_path / "bad.csv"
+    source.write_text("review\nnice\n", encoding="utf-8")
+    assert main(["predict", str(run), "-i", str(source), "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "sentence" in err and "bad.csv" in err
+
+
+def test_other_strategies_are_refused_before_training(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, _ = trained
+    out = tmp_path / "lora"
+    code = main(["run", str(spec), "--set", "strategy.type=lora", "--output", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "lora" in err and "finetune" in err
+    assert not (out / "checkpoints").exists()
+
+
+def test_time_budget_stops_cleanly_with_the_best_model(
+    trained: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, _ = trained
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "budget"
+    args = ["run", str(spec), "--output", str(out), "--quiet", "--set", "train.epochs=50"]
+    assert main([*args, "--set", "train.time_budget=2s"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped"] == "time_budget"
+    assert metrics["steps"] < 50 * 8
+    assert "accuracy" in metrics["test"]
+    assert json.loads((out / "run.json").read_text())["state"] == "finished"
+
+
+def test_early_stopping_ends_on_patience(tmp_path: Path, trained: tuple[Path, Path]) -> None:
+    spec, _ = trained
+    out = tmp_path / "early"
+    args = ["run", str(spec), "--output", str(out), "--quiet", "--set", "train.epochs=40"]
+    args += ["--set", "train.learning_rate=1.0e-7", "--set", "train.early_stopping.patience=1"]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped"] == "early_stopping"
+    assert metrics["epochs_completed"] < 40
+    evals = [
+        json.loads(line)
+        for line in (out / "metrics.jsonl").open()
+        if json.loads(line)["kind"] == "eval"
+    ]
+    assert len(evals) == metrics["epochs_completed"]
