@@ -132,7 +132,9 @@ def _assemble(
             measurement = measure(
                 Predictor(app, FP32_FILE), Predictor(app, INT8_FILE), evalset, task.metric
             )
-    served, reason = decide(mode, measurement, task.metric_direction)
+    if evalset is not None and not evalset.inputs:
+        note = "the evaluation set is empty"
+    served, reason = decide(mode, measurement, task.metric_direction, note or "no test examples")
     manifest["model"] = {
         "served": INT8_FILE if served == "int8" else FP32_FILE,
         "precision": served,

@@ -47,7 +47,7 @@ def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
         from etbuilder.runtime.rows import load_examples
 
         split = load_examples(plan, check_fingerprint=False).get("test")
-    except (EtbError, OSError) as exc:
+    except (EtbError, OSError, ValueError) as exc:
         return None, f"the test split could not be re-read: {exc}"
     if split is None or len(split) == 0:
         return None, "the test split is empty"

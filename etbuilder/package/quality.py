@@ -84,14 +84,16 @@ def measure(fp32: Any, int8: Any, evalset: EvalSet, metric: str) -> Measurement:
     return m
 
 
-def decide(quantization: str, m: Measurement | None, direction: str) -> tuple[str, str]:
-    """('int8' | 'fp32', why) under `deploy.quantization`."""
+def decide(
+    quantization: str, m: Measurement | None, direction: str, note: str = "no test examples"
+) -> tuple[str, str]:
+    """('int8' | 'fp32', why) under `deploy.quantization`; `note`: why `m` is missing."""
     if quantization == "none":
         return "fp32", "deploy.quantization is `none`"
     if quantization == "int8":
         return "int8", "deploy.quantization is `int8` (served without the quality gate)"
     if m is None:
-        return "fp32", "int8 was not measured (no test examples), so fp32 is served"
+        return "fp32", f"int8 was not measured ({note}), so fp32 is served"
     if m.fp32 and m.int8 and m.metric in m.fp32:
         f, q = m.fp32[m.metric], m.int8[m.metric]
         loss = (f - q) if direction == "maximize" else (q - f)
