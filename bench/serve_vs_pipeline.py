@@ -142,14 +142,21 @@ def http_concurrent(url: str, texts: list[str], gold: list[str], clients: int) -
             latencies.append(time.perf_counter() - t)
             labels[i] = r.json()["predictions"][0]["label"]
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             await http.post("/v1/predict", json={"inputs": texts[:clients]})
+            before = (await http.get("/v1/health")).json()
             start = time.perf_counter()
             await asyncio.gather(*(worker(k, http) for k in range(clients)))
-            return time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            after = (await http.get("/v1/health")).json()
+        batches = max(after["batches"] - before["batches"], 1)
+        return seconds, (after["inputs"] - before["inputs"]) / batches
 
-    total = asyncio.run(main())
+    total, mean_batch = asyncio.run(main())
+    print(
+        f"{clients} concurrent clients: the server ran micro-batches of {mean_batch:.1f} on average"
+    )
     return _result(f"app HTTP, {clients} clients", 1, len(texts) / total, latencies, labels, gold)
 
 

@@ -48,6 +48,8 @@ class Batcher:
         self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Any]]]] = asyncio.Queue()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnx")
         self.task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.items = 0
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._loop())
@@ -87,6 +89,8 @@ class Batcher:
         while True:
             jobs = await self._collect()
             flat = [item for inputs, _ in jobs for item in inputs]
+            self.batches += 1
+            self.items += len(flat)
             try:
                 results = await loop.run_in_executor(self.executor, predictor.predict, flat)
             except Exception as exc:  # handed to each waiting request, never kills the loop
@@ -218,6 +222,8 @@ async def health() -> dict[str, Any]:
         "status": "ok" if running else "starting",
         "model": predictor.model_file,
         "uptime_s": round(time.time() - STARTED, 3),
+        "batches": batcher.batches if batcher else 0,
+        "inputs": batcher.items if batcher else 0,
     }
 
 
