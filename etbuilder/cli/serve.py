@@ -39,6 +39,9 @@ def serve(
         sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(folder),
         "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
+    if workers > 1 and "ETB_THREADS" not in os.environ:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        os.environ["ETB_THREADS"] = str(max(1, cores // workers))
     # Replace this process: the server imports neither etbuilder nor torch.
     os.chdir(folder)
     os.execv(sys.executable, argv)

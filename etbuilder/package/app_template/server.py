@@ -28,7 +28,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 APP_DIR = Path(os.environ.get("ETB_APP_DIR") or Path(__file__).resolve().parent)
-predictor = Predictor(APP_DIR, model_file=os.environ.get("ETB_MODEL_FILE") or None, spin=False)
+predictor = Predictor(
+    APP_DIR,
+    model_file=os.environ.get("ETB_MODEL_FILE") or None,
+    threads=int(os.environ.get("ETB_THREADS") or 0) or None,
+    spin=False,
+)
+"""ETB_MODEL_FILE serves another model file (e.g. onnx/model.onnx); ETB_THREADS sets the
+onnxruntime threads per process (default: every core; `etb serve --workers N` divides them)."""
 LIMITS: dict[str, Any] = predictor.manifest["inputs"]
 MAX_ITEMS = int(LIMITS["max_batch_size"])
 MAX_CHARS = int(LIMITS["max_text_chars"])
