@@ -108,7 +108,7 @@ def test_ner_entities_merge_bio_words_with_character_offsets(apps_base: Path) ->
     from etbuilder.package.predict import load_predictor
 
     predictor = load_predictor(str(cached_app(apps_base, "ner").resolve()))
-    text = "Alice Smith flew to New York on Tuesday, said Bob."
+    text = "Café 😀 Alice Smith flew to New York on Tuesday, said Bob."
     enc = predictor.encode([text])[0]
     want = {"Alice": "B-person", "Smith": "I-person", "New": "B-location", "York": "I-location",
             "Bob": "B-person", "Tuesday": "I-person"}  # fmt: skip
@@ -119,11 +119,16 @@ def test_ner_entities_merge_bio_words_with_character_offsets(apps_base: Path) ->
             tag = want.get(text[start:end], "O")
             logits[token, predictor.labels.index(tag)] = 5.0
     entities = predictor.entities(logits, enc, text)
+
+    def span(kind: str, words: str) -> tuple[str, str, int, int]:
+        start = text.index(words)  # character offsets, also after non-ASCII text
+        return (kind, words, start, start + len(words))
+
     assert [(e["type"], e["text"], e["start"], e["end"]) for e in entities] == [
-        ("person", "Alice Smith", 0, 11),
-        ("location", "New York", 20, 28),
-        ("person", "Tuesday", 32, 39),  # a stray I- starts an entity, as seqeval does
-        ("person", "Bob", 46, 49),
+        span("person", "Alice Smith"),
+        span("location", "New York"),
+        span("person", "Tuesday"),  # a stray I- starts an entity, as seqeval does
+        span("person", "Bob"),
     ]
     assert all(0.9 < e["score"] <= 1.0 for e in entities)
 
