@@ -60,7 +60,8 @@ def stsb(folder: Path) -> Path:
 
 def wnut(folder: Path) -> Path:
     text = (DATA / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8")
-    sentences = [s for s in text.split("\n\n") if s.strip()][:120]
+    lines = [line.strip() for line in text.splitlines()]  # blank lines hold a tab here
+    sentences = [s for s in "\n".join(lines).split("\n\n") if s.strip()][:120]
     (folder / "wnut.conll").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
     return folder / "wnut.conll"
 
