@@ -201,3 +201,20 @@ def test_clear_errors_for_wrong_folders(apps_base: Path, tmp_path: Path) -> None
         predict_with_app(tmp_path, ["x"])
     with pytest.raises(RunError, match="must be a string"):
         predict_with_app(cached_app(apps_base, "classification"), [3])
+
+
+def test_app_of_an_engine_run_scores_like_the_run(apps_base: Path, tmp_path: Path) -> None:
+    """A run trained by the runtime packages as is, and ONNX fp32 matches its PyTorch test score."""
+    from etbuilder.package.builder import load_plan
+    from etbuilder.runtime.engine import run_plan
+
+    plan = load_plan(cached_app(apps_base, "pair_classification").parent)
+    run_dir = tmp_path / "engine-run"
+    run_plan(plan, run_dir, quiet=True)
+    app = build_app(run_dir)
+    m = _manifest(app)
+    metric = m["task"]["metric"]
+    ran = json.loads((run_dir / "metrics.json").read_text())["test"][metric]
+    assert m["run_metrics"][metric] == ran
+    assert m["quality"]["fp32"][metric] == pytest.approx(ran, abs=1e-9)
+    assert (run_dir / "app.tar.gz").is_file()
