@@ -109,7 +109,9 @@ def _train_and_report(
     if resume and latest is None and (run_dir / "checkpoints").is_dir():
         latest = None  # killed before the first checkpoint: start over in the same folder
     log = MetricsLog(
-        run_dir / "metrics.jsonl", truncate_after_step=_ckpt_step(latest) if resume else -1
+        run_dir / "metrics.jsonl",
+        truncate_after_step=_ckpt_step(latest) if resume else -1,
+        enabled=main,
     )
     trains = setup.trains(plan, train_ex)
     trainer = None

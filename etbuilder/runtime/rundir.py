@@ -123,9 +123,16 @@ def _finite(value: Any) -> Any:
 class MetricsLog:
     """Append-only JSON lines, flushed on every write (the UI tails this file)."""
 
-    def __init__(self, path: Path, *, truncate_after_step: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, truncate_after_step: int | None = None, enabled: bool = True
+    ) -> None:
         self.path = path
         self.records: list[dict[str, Any]] = []
+        self.enabled = enabled
+        self._handle: Any = None
+        self.started = time.time()
+        if not enabled:  # the other processes of a distributed run keep records in memory
+            return
         if path.is_file():
             self.records = self._read(path)
         if truncate_after_step is not None:
@@ -134,7 +141,6 @@ class MetricsLog:
                 self.records = kept
                 write_atomic(path, "".join(json.dumps(r) + "\n" for r in kept))
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open on purpose
-        self.started = time.time()
 
     @staticmethod
     def _read(path: Path) -> list[dict[str, Any]]:
@@ -149,8 +155,11 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         clean = {k: _finite(v) for k, v in record.items()}
         self.records.append(clean)
-        self._handle.write(json.dumps(clean) + "\n")
-        self._handle.flush()
+        if self._handle is not None:
+            self._handle.write(json.dumps(clean) + "\n")
+            self._handle.flush()
 
     def close(self) -> None:
-        self._handle.close()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

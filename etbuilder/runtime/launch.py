@@ -1,0 +1,48 @@
+"""What torchrun starts in every process: `python -m etbuilder.runtime.launch PLAN_JSON`.
+
+Each process reads the same compiled plan (no recompilation, so every rank trains the same
+thing), the main process names the run folder and the others receive it; Accelerate joins the
+process group from torchrun's environment. Options: `--output DIR`, `--resume`, `--quiet`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from etbuilder.cli._common import report
+
+    parser = argparse.ArgumentParser(prog="python -m etbuilder.runtime.launch")
+    parser.add_argument("plan", type=Path, help="plan JSON written by `etb plan SPEC --json`")
+    parser.add_argument("--output", type=Path, default=None, help="run folder")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    try:
+        from etbuilder.compiler.plan import Plan
+        from etbuilder.errors import RunError
+        from etbuilder.runtime.engine import check_runnable, run_plan
+        from etbuilder.runtime.rundir import new_run_dir
+
+        if not args.plan.is_file():
+            raise RunError(f"no plan at {args.plan}; write it with `etb plan SPEC --json > FILE`")
+        plan = Plan.from_json(args.plan.read_text(encoding="utf-8"))
+        check_runnable(plan)
+        if args.resume and args.output is None:
+            raise RunError("--resume needs --output DIR: the run folder to continue")
+        main_process = os.environ.get("RANK", "0") == "0"
+        run_dir = args.output or new_run_dir(plan, create=main_process)
+        result = run_plan(plan, run_dir, resume=args.resume, quiet=args.quiet)
+        if main_process:
+            print(f"run folder: {result.run_dir}")
+    except (Exception, KeyboardInterrupt) as error:
+        return report(error)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
