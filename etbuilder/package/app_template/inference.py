@@ -19,8 +19,11 @@ import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 PAIR_TASKS = frozenset({"pair_classification"})
-MAX_SEQUENCES_PER_RUN = 32
-"""Largest batch handed to onnxruntime at once (length-sorted, so padding stays small)."""
+MAX_SEQUENCES_PER_RUN = 64
+"""Largest batch handed to onnxruntime at once."""
+MAX_PADDING = 0.25
+"""A batch grows while its padding stays under this fraction of its real tokens: on a CPU the
+cost is about linear in (padded) tokens, so padding costs more than a batch saves."""
 
 Input = str | Sequence[str]
 
@@ -41,6 +44,27 @@ def cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def chunks(lengths: Sequence[int]) -> list[list[int]]:
+    """Indices grouped into length-sorted batches with little padding, shortest first."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    current: list[int] = []
+    tokens = 0
+    for i in order:
+        n = lengths[i]  # the longest so far: the batch pads to it
+        padded = (len(current) + 1) * n
+        if current and (
+            len(current) >= MAX_SEQUENCES_PER_RUN or padded > (1 + MAX_PADDING) * (tokens + n)
+        ):
+            groups.append(current)
+            current, tokens = [], 0
+        current.append(i)
+        tokens += n
+    if current:
+        groups.append(current)
+    return groups
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -142,12 +166,10 @@ class Predictor:
     def forward(self, encodings: Sequence[Encoding]) -> list[np.ndarray]:
         """Raw model outputs, one array per encoding (token outputs trimmed to its length).
 
-        Encodings are run in length-sorted batches so that padding stays small.
+        Encodings run in length-sorted batches whose padding stays small (see `chunks`).
         """
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         outputs: list[np.ndarray] = [np.empty(0)] * len(encodings)
-        for start in range(0, len(order), MAX_SEQUENCES_PER_RUN):
-            chunk = order[start : start + MAX_SEQUENCES_PER_RUN]
+        for chunk in chunks([len(e.ids) for e in encodings]):
             result = self._run([encodings[i] for i in chunk])
             for row, index in enumerate(chunk):
                 out = result[row]
