@@ -218,3 +218,17 @@ def test_app_of_an_engine_run_scores_like_the_run(apps_base: Path, tmp_path: Pat
     assert m["run_metrics"][metric] == ran
     assert m["quality"]["fp32"][metric] == pytest.approx(ran, abs=1e-9)
     assert (run_dir / "app.tar.gz").is_file()
+
+
+def test_batches_are_length_sorted_with_bounded_padding() -> None:
+    from etbuilder.package.app_template.inference import MAX_PADDING, chunks
+
+    lengths = [5, 50, 6, 7, 30, 31, 32, 5, 5, 100, *range(8, 120, 3)]
+    groups = chunks(lengths)
+    flat = [i for g in groups for i in g]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths)
+    for g in groups:
+        real = sum(lengths[i] for i in g)
+        assert len(g) == 1 or len(g) * max(lengths[i] for i in g) <= (1 + MAX_PADDING) * real
+    assert chunks([]) == [] and chunks([3]) == [[0]]
