@@ -198,3 +198,53 @@ def test_saved_classifier_loads_with_transformers(tmp_path: Path, tiny: Path) ->
     names = [model.config.id2label[i] for i in predicted]
     agree = sum(a == r["prediction"] for a, r in zip(names, rows, strict=True)) / len(rows)
     assert agree >= 0.95  # bf16 autocast in the run, fp32 here: near-ties may flip
+
+
+def test_embedding_without_pairs_is_exported_as_is(tmp_path: Path, tiny: Path) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.runtime.scoring import predict_file
+    from etbuilder.spec.loader import load_spec_text
+
+    data = sst2(tmp_path)
+    text = f"""etb: 1
+name: encoder
+data: {{train: {data}, quoting: false}}
+task: {{type: embedding, text: sentence}}
+backbone: {{model: {tiny}}}
+compute: {{threads: 1}}
+"""
+    plan = compile_spec(load_spec_text(text, base_dir=tmp_path))
+    result = run_plan(plan, tmp_path / "run", quiet=True)
+    assert result.metrics == {"trained": False}
+    assert not (result.run_dir / "checkpoints").exists()
+    model = result.run_dir / "model"
+    assert json.loads((model / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"]
+    source = tmp_path / "texts.jsonl"
+    source.write_text('{"sentence": "a fine film"}\n{"sentence": "dull"}\n', encoding="utf-8")
+    assert predict_file(result.run_dir, source, tmp_path / "vectors.jsonl") == 2
+    rows = [json.loads(line) for line in (tmp_path / "vectors.jsonl").open()]
+    vectors = [r["prediction"] for r in rows]
+    assert [len(v) for v in vectors] == [32, 32]
+    assert all(abs(sum(x * x for x in v) - 1.0) < 1e-3 for v in vectors)  # normalised
+
+
+def test_second_run_reads_tokens_from_the_cache(tmp_path: Path, tiny: Path) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.encode import cache_dir, cache_key, encode_cached, load_fast_tokenizer
+    from etbuilder.runtime.rows import load_examples
+    from etbuilder.spec.loader import load_spec_text
+
+    make, body = CASES["classification"]
+    text = "etb: 1\nname: cache\n" + body.format(data=make(tmp_path)) + COMMON.format(model=tiny)
+    plan = compile_spec(load_spec_text(text, base_dir=tmp_path))
+    examples = load_examples(plan)
+    tokenizer = load_fast_tokenizer(plan.backbone.path)
+    first = encode_cached(plan, examples["train"], tokenizer)
+    second = encode_cached(plan, examples["train"], tokenizer)
+    assert (first.meta["cache"], second.meta["cache"]) == ("written", "hit")
+    assert (cache_dir() / f"{cache_key(plan, 'train')}.npz").is_file()
+    assert (first.sides[0].ids == second.sides[0].ids).all()
+    assert (first.targets == second.targets).all()
+    longer = plan.model_copy(update={"task": plan.task.model_copy(update={"max_length": 99})})
+    assert cache_key(longer, "train") != cache_key(plan, "train")
