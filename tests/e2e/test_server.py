@@ -200,6 +200,8 @@ def test_limits_and_bad_requests_get_json_4xx(server: Server) -> None:
         ({"json": {"inputs": [one], "extra": 1}}, 422, "invalid_request"),
         ({"json": ["not", "an", "object"]}, 422, "invalid_request"),
         ({"json": {"inputs": [["a", "b", "c"]]}}, 422, "invalid_input"),
+        ({"content": b'{"inputs": ["\\ud800 lone surrogate"]}'}, 422, "invalid_input"),
+        ({"content": b"[" * 5000 + b"]" * 5000}, 400, "malformed_json"),
     ]
     if server.manifest["inputs"]["kind"] == "pair":
         cases.append(({"json": {"inputs": ["only one text"]}}, 422, "invalid_input"))

@@ -132,6 +132,12 @@ class Predictor:
         for i, item in enumerate(inputs):
             texts = self._texts(item, i)
             for text in texts:
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(
+                        "invalid_input", f"inputs[{i}] holds invalid Unicode (a lone surrogate)"
+                    ) from None
                 if len(text) > max_chars:
                     raise InputError(
                         "text_too_long",

@@ -190,7 +190,7 @@ async def _read_body(request: Request) -> bytes:
 def _parse(body: bytes) -> list[Any]:
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise InputError("malformed_json", f"the body is not valid JSON: {exc}", 400) from None
     if not isinstance(payload, dict) or "inputs" not in payload:
         raise InputError("invalid_request", 'the body must be a JSON object {"inputs": [...]}')
