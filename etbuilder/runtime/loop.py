@@ -27,7 +27,7 @@ from etbuilder.runtime.batching import LengthGroupedBatches, collate
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.heads import HEADS
 from etbuilder.runtime.inference import decode, run_model, split_metrics
-from etbuilder.runtime.metrics import is_better, primary
+from etbuilder.runtime.metrics import primary
 from etbuilder.runtime.optim import build_optimizer, build_scheduler, clip_gradients
 from etbuilder.runtime.progress import Progress
 from etbuilder.runtime.rows import Examples
@@ -227,14 +227,7 @@ class Trainer:
             if isinstance(v, int | float) and not isinstance(v, bool)
         }
         record["elapsed"] = round(state.elapsed, 3)
-        min_delta = float((self.schedule.early_stopping or {}).get("min_delta", 0.0))
-        direction_name = self.metric if self.metric != "loss" else "loss"
-        if is_better(
-            direction_name,
-            value,
-            state.best_metric,
-            min_delta if state.best_metric is not None else 0.0,
-        ):
+        if self._improves(value):
             state.best_metric, state.best_step, state.best_epoch = value, state.step, epoch
             state.bad_evals = 0
             state.validation = {k: v for k, v in metrics.items()}
@@ -250,6 +243,15 @@ class Trainer:
         patience = (self.schedule.early_stopping or {}).get("patience")
         if patience and state.bad_evals >= int(patience):
             state.stopped = "early_stopping"
+
+    def _improves(self, value: float) -> bool:
+        """Whether `value` beats the best so far by more than early_stopping.min_delta."""
+        best = self.state.best_metric
+        if best is None:
+            return True
+        min_delta = float((self.schedule.early_stopping or {}).get("min_delta", 0.0))
+        maximize = self.metric != "loss" and self.task.metric_direction == "maximize"
+        return value > best + min_delta if maximize else value < best - min_delta
 
     # ------------------------------------------------------------------ the loop
 
@@ -339,6 +341,8 @@ class Trainer:
                 loss = loss / len(group)
             self.acc.backward(loss)
             total += loss.detach()
+        if getattr(self.acc, "scaler", None) is not None:  # fp16: clip the true gradients
+            self.acc.unscale_gradients()
         clip_gradients(self.params, self.schedule.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
