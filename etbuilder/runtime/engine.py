@@ -6,8 +6,12 @@ test evaluation and predictions -> report -> measured throughput recorded for th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +76,8 @@ def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = F
             raise RunError(f"the run in {run_dir} already finished; start a new one with `etb run`")
         status.start(resumed=resume)
     try:
-        result = _train_and_report(plan, run_dir, accelerator, resume=resume, quiet=quiet)
+        with _sigterm_as_interrupt():
+            result = _train_and_report(plan, run_dir, accelerator, resume=resume, quiet=quiet)
     except KeyboardInterrupt:
         if main:
             status.update(state="interrupted", finished=None)
@@ -84,6 +89,23 @@ def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = F
     if main:
         status.update(state="finished", finished=_now(), stopped=result.metrics.get("stopped"))
     return result
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the job) ends the run as `interrupted`, like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _now() -> str:

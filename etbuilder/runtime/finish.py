@@ -25,6 +25,8 @@ def save_model_atomic(model: Any, plan: Plan, run_dir: Path, tokenizer: Any) -> 
     from etbuilder.runtime.models import save_model
 
     final = run_dir / "model"
+    for leftover in run_dir.glob(".model-*"):  # from a process killed while saving
+        shutil.rmtree(leftover, ignore_errors=True)
     tmp = run_dir / f".model-{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     save_model(model, plan, tmp, tokenizer)

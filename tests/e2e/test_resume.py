@@ -116,3 +116,21 @@ def test_resume_without_a_run_says_what_to_do(setup: tuple[Path, dict[str, str]]
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert "nothing to resume" in err.decode()
+
+
+def test_sigterm_marks_the_run_interrupted(
+    setup: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    spec, env = setup
+    out = tmp_path / "stopped"
+    proc = etb("run", str(spec), "--output", str(out), "--quiet", env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if list((out / "checkpoints").glob("step-*")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert json.loads((out / "run.json").read_text())["state"] == "interrupted"
