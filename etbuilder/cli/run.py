@@ -86,8 +86,16 @@ def run(
         check_runnable(plan)
         run_dir = output if output is not None else new_run_dir(plan, create=_is_main_process())
     check_runnable(plan)
-    if not quiet and _is_main_process():
-        typer.echo(f"etb run: {plan.spec.name} -> {run_dir}", err=True)
+    if _is_main_process():
+        if resume and set_:
+            typer.echo(
+                "etb run: --set is ignored with --resume: the run continues with its saved plan",
+                err=True,
+            )
+        if not quiet:
+            typer.echo(f"etb run: {plan.spec.name} -> {run_dir}", err=True)
+            for warning in plan.warnings:
+                typer.echo(f"  warning {warning.code}: {warning.message}", err=True)
     result = run_plan(plan, run_dir, resume=resume, quiet=quiet or not sys.stderr.isatty())
     if _is_main_process():
         typer.echo(_summary(result, plan))
