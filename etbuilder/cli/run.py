@@ -1,4 +1,4 @@
-"""`etb run`: compile a spec, train, evaluate on the test split, and write the report."""
+"""`etb run`: compile a spec, train, evaluate on the test split, write the report, package."""
 
 from __future__ import annotations
 
@@ -97,5 +97,12 @@ def run(
             for warning in plan.warnings:
                 typer.echo(f"  warning {warning.code}: {warning.message}", err=True)
     result = run_plan(plan, run_dir, resume=resume, quiet=quiet or not sys.stderr.isatty())
-    if _is_main_process():
-        typer.echo(_summary(result, plan))
+    if not _is_main_process():
+        return
+    typer.echo(_summary(result, plan))
+    if plan.spec.deploy.package:
+        from etbuilder.package.builder import build_app
+
+        if not quiet:
+            typer.echo("etb run: packaging the app (deploy.package: false skips this)", err=True)
+        typer.echo(f"app: {build_app(result.run_dir)}")

@@ -37,6 +37,7 @@ train:
   checkpoint_every: 4
   eval_every: 10
 compute: {{threads: 1}}
+deploy: {{package: false}}
 """
 
 

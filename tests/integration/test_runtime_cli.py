@@ -52,6 +52,12 @@ def test_run_records_throughput_for_the_compiler(trained: tuple[Path, Path]) -> 
     assert (spec.parent / "cache" / "tokens").is_dir()
 
 
+def test_run_packages_the_app_into_the_run_folder(trained: tuple[Path, Path]) -> None:
+    _, run = trained
+    assert (run / "app" / "manifest.json").is_file()
+    assert (run / "app.tar.gz").is_file()
+
+
 def test_evaluate_reproduces_the_run_test_metrics(
     trained: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -119,6 +125,7 @@ def test_time_budget_stops_cleanly_with_the_best_model(
     monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "budget"
     args = ["run", str(spec), "--output", str(out), "--quiet", "--set", "train.epochs=50"]
+    args += ["--set", "deploy.package=false"]
     assert main([*args, "--set", "train.time_budget=2s"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped"] == "time_budget"
@@ -131,6 +138,7 @@ def test_early_stopping_ends_on_patience(tmp_path: Path, trained: tuple[Path, Pa
     spec, _ = trained
     out = tmp_path / "early"
     args = ["run", str(spec), "--output", str(out), "--quiet", "--set", "train.epochs=40"]
+    args += ["--set", "deploy.package=false"]
     args += ["--set", "train.learning_rate=1.0e-7", "--set", "train.early_stopping.patience=1"]
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
