@@ -21,8 +21,8 @@ from etbuilder.errors import RunError
 from etbuilder.runtime import setup
 from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
 
-SUPPORTED_STRATEGIES = ("finetune",)
-"""Strategies this engine runs; the others arrive with the strategies work."""
+SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora")
+"""Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
 
 
 @dataclass
@@ -37,9 +37,9 @@ def check_runnable(plan: Plan) -> None:
     kind = plan.strategy.type
     if kind not in SUPPORTED_STRATEGIES:
         raise RunError(
-            f"strategy: {kind} cannot run yet: only `finetune` is implemented in the training "
-            f"engine; {kind} comes with the strategies work. Use `strategy: {{type: finetune}}` "
-            "(or remove the strategy section) to train now"
+            f"strategy: {kind} cannot run yet: the training engine implements "
+            f"{', '.join(SUPPORTED_STRATEGIES)}; {kind} comes with the strategies work. Use "
+            "`strategy: {type: finetune}` (or remove the strategy section) to train now"
         )
 
 
@@ -161,7 +161,7 @@ def _train_and_report(
             finally:
                 progress.close()
             trainer.load_best()
-            model = trainer.unwrapped()
+            model = setup.export_model(plan, trainer.unwrapped())
         if not main:
             return RunResult(run_dir, {}, "finished")
         return finish.finalize(

@@ -114,7 +114,10 @@ class Trainer:
             from etbuilder.runtime.optim import enable_sparse_embedding
 
             enable_sparse_embedding(model)
-        self.optimizer = build_optimizer(model, self.schedule)
+        from etbuilder.runtime.strategies import hooks_for
+
+        scales = hooks_for(plan).lr_scales(plan, model)
+        self.optimizer = build_optimizer(model, self.schedule, lr_scales=scales)
         self.scheduler = build_scheduler(self.optimizer, self.schedule)
         self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
         self.params = [p for p in self.model.parameters() if p.requires_grad]

@@ -68,10 +68,18 @@ def build(plan: Plan) -> tuple[Any, list[str]]:
     """The task model (seeded head initialisation) and the names of its new weights."""
     from etbuilder.runtime.models import build_model
     from etbuilder.runtime.optim import freeze_modules
+    from etbuilder.runtime.strategies import hooks_for
 
     model, new = build_model(plan)
     freeze_modules(model, plan.strategy.frozen_modules)
-    return model, new
+    return hooks_for(plan).prepare_model(plan, model), new
+
+
+def export_model(plan: Plan, model: Any) -> Any:
+    """The trained model as `model/` holds it (LoRA adapters merged, wrappers removed)."""
+    from etbuilder.runtime.strategies import hooks_for
+
+    return hooks_for(plan).export_model(plan, model)
 
 
 def trains(plan: Plan, train: Examples) -> bool:

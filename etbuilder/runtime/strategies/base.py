@@ -1,0 +1,37 @@
+"""The hooks a strategy gives the runtime, and the no-op defaults (finetune).
+
+A strategy composes into the engine and the loop through these hooks only (no Trainer
+subclass per strategy): `prepare_model` after the task model is built and the plan's frozen
+modules are frozen; `lr_scales` when the optimizer is built; `export_model` before the best
+model is saved as `model/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from etbuilder.compiler.plan import Plan
+
+
+def keep_model(plan: Plan, model: Any) -> Any:
+    """The model unchanged."""
+    return model
+
+
+def no_scales(plan: Plan, model: Any) -> dict[str, float]:
+    """Every trainable parameter at the base learning rate."""
+    return {}
+
+
+@dataclass(frozen=True)
+class StrategyHooks:
+    """What one strategy does at each hook point; the defaults do nothing."""
+
+    prepare_model: Callable[[Plan, Any], Any] = keep_model
+    """(plan, model) -> the model to train: adapters added, layers frozen or dropped."""
+    lr_scales: Callable[[Plan, Any], dict[str, float]] = no_scales
+    """(plan, model) -> parameter-name prefix -> learning-rate multiplier."""
+    export_model: Callable[[Plan, Any], Any] = keep_model
+    """(plan, trained model) -> the plain transformers model saved as `model/`."""

@@ -1,0 +1,39 @@
+"""Plan parameter groups (`embeddings`, `encoder.layer.3`, `pooler`, `head`) -> parameter names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etbuilder.compiler.plan import Plan
+
+
+def backbone_prefix(model: Any) -> str:
+    """The name under which a task model holds its encoder (`bert`, `encoder` of a
+    SentenceEncoder), or `` for a bare encoder."""
+    from etbuilder.runtime.models import SentenceEncoder
+
+    if isinstance(model, SentenceEncoder):
+        return "encoder"
+    return str(getattr(model, "base_model_prefix", "") or "")
+
+
+def group_prefixes(model: Any, group: str) -> list[str]:
+    """Full parameter-name prefixes (with a trailing dot) of plan group `group` in `model`.
+
+    `head` is every top-level module outside the backbone (`classifier.` of a BERT classifier).
+    """
+    base = backbone_prefix(model)
+    if group != "head":
+        return [f"{base}.{group}." if base else f"{group}."]
+    tops = {name.split(".", 1)[0] for name, _ in model.named_parameters()}
+    return sorted(f"{top}." for top in tops if top != base)
+
+
+def planned_lr_scales(plan: Plan, model: Any) -> dict[str, float]:
+    """Prefix -> lr_scale of every trainable plan group whose scale is not 1."""
+    scales: dict[str, float] = {}
+    for group in plan.strategy.groups:
+        if group.trainable and group.lr_scale != 1.0:
+            for prefix in group_prefixes(model, group.name):
+                scales[prefix] = group.lr_scale
+    return scales
