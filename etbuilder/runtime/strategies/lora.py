@@ -16,20 +16,21 @@ def lora_config(plan: Plan, model: Any) -> Any:
     """The `peft.LoraConfig` of the plan's options (plan group `head` -> the head modules)."""
     try:
         from peft import LoraConfig
-    except ImportError:  # pragma: no cover - peft is a core dependency today
-        raise MissingExtraError("strategy lora needs peft: pip install peft") from None
+    except ImportError:  # pragma: no cover - peft comes with the train extra
+        raise MissingExtraError("peft", "train") from None
     options = plan.strategy.options
     heads = [p.rstrip(".") for p in group_prefixes(model, "head")]
     saved = heads if "head" in options.get("modules_to_save", []) else []
-    return LoraConfig(
-        r=int(options["r"]),
-        lora_alpha=float(options["lora_alpha"]),
-        lora_dropout=float(options["lora_dropout"]),
-        target_modules=list(options["target_modules"]),
-        use_dora=bool(options.get("use_dora", False)),
-        bias=str(options.get("bias", "none")),
-        modules_to_save=saved or None,
-    )
+    settings: dict[str, Any] = {
+        "r": int(options["r"]),
+        "lora_alpha": float(options["lora_alpha"]),
+        "lora_dropout": float(options["lora_dropout"]),
+        "target_modules": list(options["target_modules"]),
+        "use_dora": bool(options.get("use_dora", False)),
+        "bias": str(options.get("bias", "none")),
+        "modules_to_save": saved or None,
+    }
+    return LoraConfig(**settings)
 
 
 def add_adapters(plan: Plan, model: Any) -> Any:
