@@ -21,7 +21,7 @@ from etbuilder.errors import RunError
 from etbuilder.runtime import setup
 from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
 
-SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora")
+SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features")
 """Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
 
 
@@ -119,7 +119,7 @@ def _train_and_report(
 ) -> RunResult:
     from etbuilder.runtime import checkpoint as ckpt
     from etbuilder.runtime import finish
-    from etbuilder.runtime.loop import Data, Trainer
+    from etbuilder.runtime.loop import Data
     from etbuilder.runtime.progress import Progress
 
     main = accelerator.is_main_process
@@ -146,7 +146,7 @@ def _train_and_report(
                 pad_id=setup.pad_id(tokenizer),
                 loss_scale=setup.loss_scale(plan, encoded["train"]),
             )
-            trainer = Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
+            trainer = setup.make_trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
             if latest is not None:
                 trainer.restore(latest)
             progress = Progress(

@@ -120,7 +120,7 @@ def finalize(
             write_jsonl(run_dir / "predictions.jsonl", rows)
     metrics |= run_figures(plan, trainer)
     write_report(run_dir, plan, metrics, predictions, log.records)
-    if trainer is not None:
+    if trainer is not None and getattr(trainer, "records_throughput", True):
         record_throughput(plan, trainer.state)
     return RunResult(run_dir, metrics, "finished")
 

@@ -75,6 +75,15 @@ def build(plan: Plan) -> tuple[Any, list[str]]:
     return hooks_for(plan).prepare_model(plan, model), new
 
 
+def make_trainer(
+    plan: Plan, model: Any, data: Any, run_dir: Path, accelerator: Any, log: Any, *, quiet: bool
+) -> Any:
+    """What trains the model: the loop's Trainer, or the strategy's own (features)."""
+    from etbuilder.runtime.strategies import hooks_for
+
+    return hooks_for(plan).make_trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
+
+
 def export_model(plan: Plan, model: Any) -> Any:
     """The trained model as `model/` holds it (LoRA adapters merged, wrappers removed)."""
     from etbuilder.runtime.strategies import hooks_for

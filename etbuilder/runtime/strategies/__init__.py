@@ -8,17 +8,35 @@ import: the hook modules import it inside the hooks.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 from etbuilder.compiler.plan import Plan, StrategyPlan
 from etbuilder.runtime.strategies.base import StrategyHooks
 from etbuilder.runtime.strategies.freeze import FREEZE
 from etbuilder.runtime.strategies.lora import LORA
 
+
+def _features_prepare(plan: Plan, model: Any) -> Any:
+    from etbuilder.runtime.strategies.features import check_head
+
+    return check_head(plan, model)
+
+
+def _features_trainer(*args: Any, **kwargs: Any) -> Any:
+    from etbuilder.runtime.strategies.features import feature_trainer
+
+    return feature_trainer(*args, **kwargs)
+
+
+FEATURES = StrategyHooks(prepare_model=_features_prepare, make_trainer=_features_trainer)
+"""features: its module imports torch, so the table holds these lazy entry points."""
+
 STRATEGIES: MappingProxyType[str, StrategyHooks] = MappingProxyType(
     {
         "finetune": StrategyHooks(),
         "freeze": FREEZE,
         "lora": LORA,
+        "features": FEATURES,
     }
 )
 """Strategy type -> its hooks: the strategies the runtime can run."""

@@ -2,14 +2,15 @@
 
 A strategy composes into the engine and the loop through these hooks only (no Trainer
 subclass per strategy): `prepare_model` after the task model is built and the plan's frozen
-modules are frozen; `lr_scales` when the optimizer is built; `export_model` before the best
-model is saved as `model/`.
+modules are frozen; `make_trainer` for what trains it; `lr_scales` when the optimizer is
+built; `export_model` before the best model is saved as `model/`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from etbuilder.compiler.plan import Plan
@@ -25,6 +26,15 @@ def no_scales(plan: Plan, model: Any) -> dict[str, float]:
     return {}
 
 
+def loop_trainer(
+    plan: Plan, model: Any, data: Any, run_dir: Path, accelerator: Any, log: Any, *, quiet: bool
+) -> Any:
+    """The training loop's Trainer (every strategy that trains the model itself)."""
+    from etbuilder.runtime.loop import Trainer
+
+    return Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
+
+
 @dataclass(frozen=True)
 class StrategyHooks:
     """What one strategy does at each hook point; the defaults do nothing."""
@@ -35,3 +45,7 @@ class StrategyHooks:
     """(plan, model) -> parameter-name prefix -> learning-rate multiplier."""
     export_model: Callable[[Plan, Any], Any] = keep_model
     """(plan, trained model) -> the plain transformers model saved as `model/`."""
+    make_trainer: Callable[..., Any] = loop_trainer
+    """(plan, model, data, run_dir, accelerator, log, quiet=) -> what trains: the loop's
+    Trainer, or an object with its surface (`fit`, `restore`, `load_best`, `unwrapped`,
+    `state`, `data`, `schedule`, `metric`)."""

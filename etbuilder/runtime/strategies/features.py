@@ -1,0 +1,262 @@
+"""`features`: the backbone frozen and run once per split, the task head trained on the cached
+features. `FeatureTrainer` stands in for the loop's Trainer (same duck-typed surface: `fit`,
+`restore`, `load_best`, `unwrapped`, `state`, `data`, `schedule`, `metric`), so the engine's
+finish (save, test evaluation, report) is unchanged. The head trained is the model's own head
+module (a linear head: BERT's `classifier`), so `model/` stays a plain transformers model.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from etbuilder.compiler.plan import Plan
+from etbuilder.errors import RunError
+from etbuilder.runtime.batching import collate, sorted_batches
+from etbuilder.runtime.encode import Encoded
+from etbuilder.runtime.heads import HEADS
+from etbuilder.runtime.inference import Outputs, decode, split_metrics
+from etbuilder.runtime.loop import Data, TrainState
+from etbuilder.runtime.metrics import primary
+from etbuilder.runtime.optim import build_optimizer, build_scheduler
+from etbuilder.runtime.progress import Progress
+from etbuilder.runtime.rundir import MetricsLog
+from etbuilder.runtime.strategies.feature_cache import Features, cached_features
+from etbuilder.runtime.strategies.groups import group_prefixes
+
+
+class HeadOnly(nn.Module):
+    """The head as a model: `input_ids` carries the cached features (for the task losses)."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, input_ids: torch.Tensor, **_: Any) -> Any:
+        return SimpleNamespace(logits=self.head(input_ids))
+
+
+def head_module(plan: Plan, model: nn.Module) -> tuple[str, nn.Module]:
+    """The single head module of the task model (`classifier`); refuses what has none."""
+    names = [p.rstrip(".") for p in group_prefixes(model, "head")]
+    if plan.task.type == "embedding" or len(names) != 1:
+        raise RunError(
+            f"strategy features: a {plan.task.type} model of {plan.backbone.name} has no single "
+            "task head to train on cached features; use strategy finetune, freeze or lora"
+        )
+    return names[0], model.get_submodule(names[0])
+
+
+def check_head(plan: Plan, model: nn.Module) -> nn.Module:
+    """Before any work: the plan's head kind is runnable and the model has one head module."""
+    if plan.strategy.options.get("head", "linear") != "linear":
+        raise RunError(
+            "strategy features: head mlp cannot run yet (an MLP head has no place in a standard "
+            "Hugging Face task model); use `head: linear`"
+        )
+    head_module(plan, model)
+    return model
+
+
+def _batch(features: Features, encoded: Encoded, rows: np.ndarray, pad_id: int) -> dict[str, Any]:
+    """The head's inputs and targets of `rows`; token features padded like the token ids."""
+    if not features.tokens:
+        batch: dict[str, Any] = {"input_ids": features.values[torch.from_numpy(rows)]}
+        if encoded.targets is not None:
+            batch["labels"] = torch.from_numpy(np.ascontiguousarray(encoded.targets[rows]))
+        return batch
+    batch = collate(encoded, rows, pad_id)
+    offsets = encoded.sides[0].offsets
+    width = batch["input_ids"].shape[1]
+    values = features.values.new_zeros((len(rows), width, features.values.shape[1]))
+    for r, row in enumerate(rows):
+        a, b = int(offsets[row]), int(offsets[row + 1])
+        values[r, : b - a] = features.values[a:b]
+    batch["input_ids"] = values
+    return batch
+
+
+class FeatureTrainer:
+    """Trains the head of a frozen model on cached features; the Trainer's surface."""
+
+    records_throughput = False
+    """Head steps say nothing of the backbone's training speed: keep them out of the record."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        model: nn.Module,
+        data: Data,
+        run_dir: Path,
+        accelerator: Any,
+        log: MetricsLog,
+        *,
+        quiet: bool = True,
+    ) -> None:
+        self.plan, self.task, self.data, self.log = plan, plan.task, data, log
+        self.acc, self.model = accelerator, model.to(accelerator.device)
+        self.loss = HEADS[plan.task.type].loss
+        name, head = head_module(plan, model)
+        self.head = HeadOnly(head).to(accelerator.device)
+        t0 = time.perf_counter()
+        use = {"pad_id": data.pad_id, "device": accelerator.device}
+        self.train = cached_features(plan, "train", model, (name, head), data.train, **use)
+        self.validation = None
+        if data.validation is not None:
+            self.validation = cached_features(
+                plan, "validation", model, (name, head), data.validation, **use
+            )
+        self.cache = self.train.cache
+        self.feature_seconds = time.perf_counter() - t0
+        sched = plan.schedule
+        self.steps_per_epoch = max(1, math.ceil(len(data.train) / sched.batch_size))
+        total = self.steps_per_epoch * sched.epochs
+        self.schedule = sched.model_copy(
+            update={
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": total,
+                "warmup_steps": min(sched.warmup_steps, total),
+            }
+        )
+        self.metric = plan.task.metric
+        self.optimizer = build_optimizer(self.head, self.schedule)
+        self.scheduler = build_scheduler(self.optimizer, self.schedule)
+        self.state = TrainState()
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.epoch_seconds: list[float] = []
+
+    def restore(self, folder: Path) -> None:
+        """Nothing to restore: the head trains from its start in seconds on the cache."""
+
+    def unwrapped(self) -> nn.Module:
+        return self.model
+
+    def load_best(self) -> None:
+        if self.best_weights is not None:
+            self.head.head.load_state_dict(self.best_weights)
+
+    def fit(self, progress: Progress) -> TrainState:
+        """Every planned epoch over the cached training features; the best head by validation."""
+        state, sched = self.state, self.schedule
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(sched.seed)
+        device = self.acc.device
+        self.head.train()
+        while state.epoch < sched.epochs and state.stopped is None:
+            t0 = time.perf_counter()
+            order = torch.randperm(len(self.data.train), generator=generator).numpy()
+            loss_sum = 0.0
+            for i in range(0, len(order), sched.batch_size):
+                rows = order[i : i + sched.batch_size]
+                batch = _batch(self.train, self.data.train, rows, self.data.pad_id)
+                batch = {k: v.to(device) for k, v in batch.items()}
+                loss = self.loss(self.head, batch, self.task, self.data.loss_scale)
+                loss.backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss_sum += float(loss.detach())
+                state.step += 1
+                state.samples += len(rows)
+                tokens = int(self.data.train.lengths[rows].sum())
+                state.tokens += tokens
+                state.padded_tokens += tokens
+                progress.advance(1)
+            seconds = time.perf_counter() - t0
+            self.epoch_seconds.append(seconds)
+            state.train_seconds += seconds
+            state.epoch += 1
+            state.elapsed = time.perf_counter() - started
+            self.log.write(
+                {
+                    "step": state.step,
+                    "epoch": state.epoch,
+                    "kind": "train",
+                    "loss": loss_sum / max(1, math.ceil(len(order) / sched.batch_size)),
+                    "lr": self.scheduler.get_last_lr()[0],
+                    "epoch_seconds": round(seconds, 4),
+                    "feature_cache": self.cache,
+                    "elapsed": round(state.elapsed, 3),
+                }
+            )
+            self._evaluate(progress)
+            budget = sched.time_budget_s
+            if budget is not None and time.perf_counter() - started >= budget:
+                state.stopped = "time_budget"
+        state.stopped = state.stopped or "completed"
+        state.elapsed = time.perf_counter() - started
+        return state
+
+    @torch.no_grad()
+    def head_outputs(self, features: Features, encoded: Encoded) -> Outputs:
+        """The head's outputs of a cached split in example order, and its mean loss."""
+        self.head.eval()
+        per_example: list[Any] = [None] * len(encoded)
+        loss_sum, labelled = 0.0, encoded.targets is not None or encoded.token_targets is not None
+        for rows in sorted_batches(encoded.lengths, 256):
+            batch = _batch(features, encoded, rows, self.data.pad_id)
+            batch = {k: v.to(self.acc.device) for k, v in batch.items()}
+            values = self.head(**batch).logits.float()
+            if labelled:
+                loss_sum += float(self.loss(self.head, batch, self.task, {})) * len(rows)
+            for i, row in enumerate(rows):
+                keep = int(encoded.sides[0].lengths[row]) if features.tokens else None
+                per_example[row] = values[i, :keep].cpu().numpy()
+        self.head.train()
+        values_out: Any = per_example if features.tokens else np.stack(per_example)
+        return Outputs(values_out, loss_sum / len(encoded) if labelled and len(encoded) else None)
+
+    def _evaluate(self, progress: Progress) -> None:
+        data, state = self.data, self.state
+        if self.validation is None or data.validation is None or data.validation_examples is None:
+            return
+        outputs = self.head_outputs(self.validation, data.validation)
+        decoded = decode(outputs, data.validation, data.validation_examples, self.task)
+        metrics = split_metrics(
+            decoded, data.validation, data.validation_examples, self.task, outputs.loss
+        )
+        value = primary(metrics, self.metric)
+        state.last_eval_step = state.step
+        record: dict[str, Any] = {"step": state.step, "epoch": state.epoch, "kind": "eval"}
+        record |= {f"validation/{k}": v for k, v in metrics.items() if _number(v)}
+        maximize = self.task.metric_direction == "maximize"
+        best = state.best_metric
+        if best is None or (value > best if maximize else value < best):
+            state.best_metric, state.best_step, state.best_epoch = value, state.step, state.epoch
+            state.validation = dict(metrics)
+            self.best_weights = {
+                k: v.detach().clone() for k, v in self.head.head.state_dict().items()
+            }
+            record["best"] = True
+            state.bad_evals = 0
+        else:
+            state.bad_evals += 1
+        self.log.write(record)
+        progress.note(metric=f"{self.metric} {value:.4f}")
+        patience = (self.schedule.early_stopping or {}).get("patience")
+        if patience and state.bad_evals >= int(patience):
+            state.stopped = "early_stopping"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def feature_trainer(
+    plan: Plan,
+    model: nn.Module,
+    data: Data,
+    run_dir: Path,
+    accelerator: Any,
+    log: MetricsLog,
+    *,
+    quiet: bool = True,
+) -> FeatureTrainer:
+    return FeatureTrainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)

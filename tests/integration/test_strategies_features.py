@@ -1,0 +1,75 @@
+"""`features`: the frozen backbone runs once per split and its features are cached; the head
+trains on the cache; a second run reuses it; model/ is a plain transformers classifier."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import make_tiny_bert
+from tests.integration.strategies_setup import DATA, compile_plan
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data folder not found")
+
+TRAIN = "{epochs: 6, batch_size: 16, learning_rate: 1.0e-2, warmup: 0, seed: 7}"
+
+
+def _records(run: Path, kind: str) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [r for r in map(json.loads, lines) if r.get("kind") == kind]
+
+
+def test_features_cache_once_train_head_and_save_a_plain_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    from etbuilder.runtime import setup
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.runtime.strategies.feature_cache import BACKBONE_PASSES
+
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    backbone = make_tiny_bert(tmp_path / "bert")
+    plan = compile_plan(tmp_path, backbone, "{type: features}", train=TRAIN)
+    model, _new = setup.build(plan)
+    head = sum(p.numel() for n, p in model.named_parameters() if n.startswith("classifier."))
+    assert head == plan.strategy.trainable_parameters
+
+    start = BACKBONE_PASSES["count"]
+    first = run_plan(plan, tmp_path / "run1", quiet=True)
+    assert BACKBONE_PASSES["count"] == start + 2  # train and validation, once each
+    assert list((tmp_path / "cache" / "features").glob("*.pt"))
+    trains = _records(tmp_path / "run1", "train")
+    assert len(trains) == 6 and trains[0]["feature_cache"] == "written"
+    assert trains[-1]["loss"] < trains[0]["loss"]
+    assert len(_records(tmp_path / "run1", "eval")) == 6
+
+    second = run_plan(plan, tmp_path / "run2", quiet=True)
+    assert BACKBONE_PASSES["count"] == start + 2  # the cache served the second run
+    assert _records(tmp_path / "run2", "train")[0]["feature_cache"] == "hit"
+    assert second.metrics["test"] == first.metrics["test"]
+
+    before = load_file(str(backbone / "model.safetensors"))
+    after = load_file(str(tmp_path / "run1" / "model" / "model.safetensors"))
+    for key, value in before.items():
+        assert after[f"bert.{key}"].equal(value), key
+    saved = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "run1" / "model"))
+    assert saved.classifier.weight.shape == (2, 32)
+    assert 0.0 <= first.metrics["test"]["accuracy"] <= 1.0
+
+
+def test_features_mlp_head_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etbuilder.errors import RunError
+    from etbuilder.runtime.engine import run_plan
+
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    backbone = make_tiny_bert(tmp_path / "bert")
+    plan = compile_plan(tmp_path, backbone, "{type: features, head: mlp, hidden: 16}")
+    with pytest.raises(RunError, match="head: linear"):
+        run_plan(plan, tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run" / "model").exists()
