@@ -21,7 +21,7 @@ from etbuilder.errors import RunError
 from etbuilder.runtime import setup
 from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
 
-SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features")
+SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill")
 """Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
 
 

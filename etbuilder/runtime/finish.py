@@ -118,7 +118,7 @@ def finalize(
         if split == "test":
             predictions = rows
             write_jsonl(run_dir / "predictions.jsonl", rows)
-    metrics |= run_figures(plan, trainer)
+    metrics |= run_figures(plan, trainer) | getattr(trainer, "strategy_figures", {})
     write_report(run_dir, plan, metrics, predictions, log.records)
     if trainer is not None and getattr(trainer, "records_throughput", True):
         record_throughput(plan, trainer.state)

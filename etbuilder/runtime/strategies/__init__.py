@@ -31,12 +31,29 @@ def _features_trainer(*args: Any, **kwargs: Any) -> Any:
 FEATURES = StrategyHooks(prepare_model=_features_prepare, make_trainer=_features_trainer)
 """features: its module imports torch, so the table holds these lazy entry points."""
 
+
+def _distill_prepare(plan: Plan, model: Any) -> Any:
+    from etbuilder.runtime.strategies.distill import truncate
+
+    return truncate(plan, model)
+
+
+def _distill_trainer(*args: Any, **kwargs: Any) -> Any:
+    from etbuilder.runtime.strategies.distill import distill_trainer
+
+    return distill_trainer(*args, **kwargs)
+
+
+DISTILL = StrategyHooks(prepare_model=_distill_prepare, make_trainer=_distill_trainer)
+"""distill: lazy entry points, like features."""
+
 STRATEGIES: MappingProxyType[str, StrategyHooks] = MappingProxyType(
     {
         "finetune": StrategyHooks(),
         "freeze": FREEZE,
         "lora": LORA,
         "features": FEATURES,
+        "distill": DISTILL,
     }
 )
 """Strategy type -> its hooks: the strategies the runtime can run."""
