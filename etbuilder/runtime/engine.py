@@ -21,7 +21,7 @@ from etbuilder.errors import RunError
 from etbuilder.runtime import setup
 from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
 
-SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill")
+SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill", "dapt")
 """Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
 
 
@@ -125,6 +125,7 @@ def _train_and_report(
     main = accelerator.is_main_process
     setup.seed_everything(plan)
     examples, encoded, tokenizer = setup.load_data(plan)
+    plan = setup.before_training(plan, run_dir, examples, accelerator)
     train_ex = examples["train"]
     model, new_weights = setup.build(plan)
     latest = ckpt.latest(run_dir / "checkpoints") if resume else None

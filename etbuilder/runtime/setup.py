@@ -64,6 +64,16 @@ def pad_id(tokenizer: Any) -> int:
     return int(value) if value is not None else 0
 
 
+def before_training(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) -> Plan:
+    """The plan the rest of the run trains (dapt: masked-LM first, then its downstream plan)."""
+    from etbuilder.runtime.strategies import hooks_for
+
+    result = hooks_for(plan).before_training(plan, run_dir, examples, accelerator)
+    if result is not plan:
+        seed_everything(result)  # the task head starts from the same seed as without the phase
+    return result
+
+
 def build(plan: Plan) -> tuple[Any, list[str]]:
     """The task model (seeded head initialisation) and the names of its new weights."""
     from etbuilder.runtime.models import build_model

@@ -7,6 +7,7 @@ import: the hook modules import it inside the hooks.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -47,6 +48,16 @@ def _distill_trainer(*args: Any, **kwargs: Any) -> Any:
 DISTILL = StrategyHooks(prepare_model=_distill_prepare, make_trainer=_distill_trainer)
 """distill: lazy entry points, like features."""
 
+
+def _dapt_adapt(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) -> Plan:
+    from etbuilder.runtime.strategies.dapt import adapt
+
+    return adapt(plan, run_dir, examples, accelerator)
+
+
+DAPT = StrategyHooks(before_training=_dapt_adapt)
+"""dapt: the masked-LM phase, then the downstream strategy's own hooks (the plan it returns)."""
+
 STRATEGIES: MappingProxyType[str, StrategyHooks] = MappingProxyType(
     {
         "finetune": StrategyHooks(),
@@ -54,6 +65,7 @@ STRATEGIES: MappingProxyType[str, StrategyHooks] = MappingProxyType(
         "lora": LORA,
         "features": FEATURES,
         "distill": DISTILL,
+        "dapt": DAPT,
     }
 )
 """Strategy type -> its hooks: the strategies the runtime can run."""

@@ -1,9 +1,10 @@
 """The hooks a strategy gives the runtime, and the no-op defaults (finetune).
 
 A strategy composes into the engine and the loop through these hooks only (no Trainer
-subclass per strategy): `prepare_model` after the task model is built and the plan's frozen
-modules are frozen; `make_trainer` for what trains it; `lr_scales` when the optimizer is
-built; `export_model` before the best model is saved as `model/`.
+subclass per strategy): `before_training` once the data is loaded; `prepare_model` after the
+task model is built and the plan's frozen modules are frozen; `make_trainer` for what trains
+it; `lr_scales` when the optimizer is built; `export_model` before the best model is saved as
+`model/`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def no_scales(plan: Plan, model: Any) -> dict[str, float]:
     return {}
 
 
+def same_plan(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) -> Plan:
+    """Nothing to do before training: the plan as it is."""
+    return plan
+
+
 def loop_trainer(
     plan: Plan, model: Any, data: Any, run_dir: Path, accelerator: Any, log: Any, *, quiet: bool
 ) -> Any:
@@ -39,6 +45,9 @@ def loop_trainer(
 class StrategyHooks:
     """What one strategy does at each hook point; the defaults do nothing."""
 
+    before_training: Callable[[Plan, Path, Any, Any], Plan] = same_plan
+    """(plan, run_dir, examples, accelerator) -> the plan to train: work before the task
+    model exists (dapt's masked-LM phase, whose downstream plan is returned)."""
     prepare_model: Callable[[Plan, Any], Any] = keep_model
     """(plan, model) -> the model to train: adapters added, layers frozen or dropped."""
     lr_scales: Callable[[Plan, Any], dict[str, float]] = no_scales
