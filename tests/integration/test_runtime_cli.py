@@ -1,5 +1,5 @@
 """`etb run`, `etb evaluate` and `etb predict` through the CLI entry point, on a tiny BERT;
-the time budget, early stopping, and the refusal of strategies the engine does not run yet."""
+the time budget and early stopping."""
 
 from __future__ import annotations
 
@@ -104,18 +104,6 @@ def test_predict_names_a_missing_text_column(
     assert main(["predict", str(run), "-i", str(source), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
     assert "sentence" in err and "bad.csv" in err
-
-
-def test_other_strategies_are_refused_before_training(
-    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    spec, _ = trained
-    out = tmp_path / "lora"
-    code = main(["run", str(spec), "--set", "strategy.type=lora", "--output", str(out)])
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "lora" in err and "finetune" in err
-    assert not (out / "checkpoints").exists()
 
 
 def test_time_budget_stops_cleanly_with_the_best_model(
