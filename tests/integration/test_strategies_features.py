@@ -73,3 +73,30 @@ def test_features_mlp_head_is_refused_before_training(
     with pytest.raises(RunError, match="head: linear"):
         run_plan(plan, tmp_path / "run", quiet=True)
     assert not (tmp_path / "run" / "model").exists()
+
+
+def test_features_token_head_for_ner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.spec.loader import load_spec_text
+    from tests.fixtures.tiny_run import CPU
+
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    backbone = make_tiny_bert(tmp_path / "bert")
+    text = (DATA / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    sentences = [s for s in "\n".join(lines).split("\n\n") if s.strip()][:120]
+    (tmp_path / "wnut.conll").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    spec = (
+        "etb: 1\nname: ner-features\n"
+        "data: {train: wnut.conll, split: {validation: 0.2, test: 0.2, stratify: false}}\n"
+        f"task: {{type: ner}}\nbackbone: {{model: {backbone}, max_length: 48}}\n"
+        "strategy: {type: features}\n"
+        f"train: {TRAIN}\ncompute: {{threads: 1}}\n"
+    )
+    plan = compile_spec(load_spec_text(spec, base_dir=tmp_path), hardware=CPU)
+    result = run_plan(plan, tmp_path / "run", quiet=True)
+    trains = _records(tmp_path / "run", "train")
+    assert trains[-1]["loss"] < trains[0]["loss"]
+    assert "f1_macro" in result.metrics["test"] or "f1" in result.metrics["test"]
+    assert (tmp_path / "run" / "predictions.jsonl").read_text().strip()

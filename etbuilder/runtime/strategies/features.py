@@ -183,6 +183,7 @@ class FeatureTrainer:
                     "lr": self.scheduler.get_last_lr()[0],
                     "epoch_seconds": round(seconds, 4),
                     "feature_cache": self.cache,
+                    "feature_seconds": round(self.feature_seconds, 3) if state.epoch == 1 else 0,
                     "elapsed": round(state.elapsed, 3),
                 }
             )
