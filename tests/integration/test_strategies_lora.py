@@ -100,3 +100,27 @@ def test_lora_run_saves_a_plain_model_and_resumes(tmp_path: Path, tiny: Path) ->
     again = AutoModelForSequenceClassification.from_pretrained(str(copy / "model"))
     for (name, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_lora_on_an_embedding_model_adapts_only_the_encoder(tmp_path: Path, tiny: Path) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime import setup
+    from etbuilder.spec.loader import load_spec_text
+    from tests.fixtures.tiny_run import CPU
+
+    rows = (DATA / "stsb" / "stsb-en-train.csv").read_text(encoding="utf-8").splitlines()[:120]
+    (tmp_path / "stsb.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    spec = (
+        "etb: 1\nname: emb-lora\n"
+        "data: {train: stsb.csv, header: false, columns: [a, b, score],\n"
+        "  split: {validation: 0.2, test: 0.2, stratify: false}}\n"
+        "task: {type: embedding, text: [a, b], label: score}\n"
+        f"backbone: {{model: {tiny}, max_length: 32}}\nstrategy: {{type: lora, r: 4}}\n"
+    )
+    plan = compile_spec(load_spec_text(spec, base_dir=tmp_path), hardware=CPU)
+    model, _new = setup.build(plan)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable), trainable
+    assert trainable_count(model) == plan.strategy.trainable_parameters
+    merged = setup.export_model(plan, model)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())

@@ -9,22 +9,28 @@ from etbuilder.compiler.plan import Plan
 
 def backbone_prefix(model: Any) -> str:
     """The name under which a task model holds its encoder (`bert`, `encoder` of a
-    SentenceEncoder), or `` for a bare encoder."""
+    SentenceEncoder), or `` for a bare encoder (a BertModel)."""
+    from torch import nn
+
     from etbuilder.runtime.models import SentenceEncoder
 
     if isinstance(model, SentenceEncoder):
         return "encoder"
-    return str(getattr(model, "base_model_prefix", "") or "")
+    base = str(getattr(model, "base_model_prefix", "") or "")
+    return base if base and isinstance(getattr(model, base, None), nn.Module) else ""
 
 
 def group_prefixes(model: Any, group: str) -> list[str]:
     """Full parameter-name prefixes (with a trailing dot) of plan group `group` in `model`.
 
-    `head` is every top-level module outside the backbone (`classifier.` of a BERT classifier).
+    `head` is every top-level module outside the backbone (`classifier.` of a BERT classifier;
+    none for a bare encoder or a SentenceEncoder).
     """
     base = backbone_prefix(model)
     if group != "head":
         return [f"{base}.{group}." if base else f"{group}."]
+    if not base:
+        return []
     tops = {name.split(".", 1)[0] for name, _ in model.named_parameters()}
     return sorted(f"{top}." for top in tops if top != base)
 
