@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,9 @@ def teacher_logits(plan: Plan, train: Examples, device: Any) -> tuple[np.ndarray
     TEACHER_PASSES["count"] += 1
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, values)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+        np.save(tmp, values)
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the whole file or none
         return values, "written"
     except OSError:
         return values, "unwritable"
