@@ -23,6 +23,7 @@ from etbuilder.package import predict_with_app
 from tests.fixtures.tiny_run import TASKS, cached_app
 
 pytestmark = pytest.mark.e2e
+FP32 = "onnx/model.onnx"
 
 GUARD = """\
 import runpy, sys
@@ -55,12 +56,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(app: Path, workdir: Path) -> Iterator[Server]:
+def start_server(app: Path, workdir: Path, **env_extra: str) -> Iterator[Server]:
     guard = workdir / "guarded_uvicorn.py"
     guard.write_text(GUARD, encoding="utf-8")
     port = _free_port()
     log = workdir / f"server-{port}.log"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | env_extra
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(guard), "server:app", "--host", "127.0.0.1", "--port", str(port)],
@@ -107,8 +108,10 @@ def server(request: pytest.FixtureRequest, apps_base: Path, tmp_path_factory) ->
 
 @pytest.fixture(scope="module")
 def classification_server(apps_base: Path, tmp_path_factory) -> Iterator[Server]:
+    # fp32: its labels do not depend on which requests share a micro-batch (int8's dynamic
+    # activation scales do), so every answer can be checked against the in-process result.
     app = cached_app(apps_base, "classification")
-    yield from start_server(app, tmp_path_factory.mktemp("srv-load"))
+    yield from start_server(app, tmp_path_factory.mktemp("srv-load"), ETB_MODEL_FILE=FP32)
 
 
 def _examples(s: Server) -> list[Any]:
@@ -215,7 +218,8 @@ def test_limits_and_bad_requests_get_json_4xx(server: Server) -> None:
 def test_load_2000_requests_16_clients_zero_errors(classification_server: Server) -> None:
     s = classification_server
     texts = [f"review number {i}: " + "good " * (i % 17) + "bad " * (i % 5) for i in range(64)]
-    expected = {t: p["label"] for t, p in zip(texts, predict_with_app(s.app, texts), strict=True)}
+    local = predict_with_app(s.app, texts, model_file=FP32)
+    expected = {t: p["label"] for t, p in zip(texts, local, strict=True)}
     errors: list[str] = []
     done = 0
 
@@ -241,3 +245,6 @@ def test_load_2000_requests_16_clients_zero_errors(classification_server: Server
     assert done == 2000
     assert errors == [], errors[:5]
     assert s.process.poll() is None
+    health = httpx.get(f"{s.url}/v1/health").json()
+    sent = 16 * sum(1 + (j % 3) for j in range(125))
+    assert health["model"] == FP32 and health["inputs"] == sent
