@@ -138,3 +138,19 @@ def test_early_stopping_ends_on_patience(tmp_path: Path, trained: tuple[Path, Pa
         if json.loads(line)["kind"] == "eval"
     ]
     assert len(evals) == metrics["epochs_completed"]
+
+
+def test_gradient_accumulation_steps_once_per_group(
+    tmp_path: Path, trained: tuple[Path, Path]
+) -> None:
+    spec, run = trained
+    out = tmp_path / "accumulate"
+    args = ["run", str(spec), "--output", str(out), "--quiet", "--set", "deploy.package=false"]
+    assert main([*args, "--set", "train.accumulation=2", "--set", "train.batch_size=8"]) == 0
+    plain = json.loads((run / "metrics.json").read_text())
+    accumulated = json.loads((out / "metrics.json").read_text())
+    # batch 16 x 1 and batch 8 x 2: the same number of optimizer steps per epoch
+    assert accumulated["steps"] == plain["steps"]
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["schedule"]["global_batch"] == 16
+    assert accumulated["test"]["n"] == plain["test"]["n"]
