@@ -57,7 +57,7 @@ def user_source(plan: Plan, path: Path) -> SplitSource:
         return train.model_copy(
             update={"name": "test", "path": str(path), "max_rows": None, "carved_from_train": False}
         )
-    return SplitSource(name="test", path=str(path), format=fmt)  # type: ignore[arg-type]
+    return SplitSource(name="test", path=str(path), format=fmt)
 
 
 def read_user_file(plan: Plan, path: Path) -> tuple[Any, Examples, SplitSource]:
