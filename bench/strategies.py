@@ -30,8 +30,8 @@ STRATEGIES = {
     "lora": "{type: lora, r: 8}",
     "dora": "{type: lora, variant: dora, r: 8}",
     "features": "{type: features}",
-    "distill": "{{type: distill, teacher: {teacher}, student_layers: 3}}",
-    "dapt": "{{type: dapt, steps: {dapt_steps}, then: {{type: finetune}}}}",
+    "distill": "{type: distill, teacher: TEACHER, student_layers: 3}",
+    "dapt": "{type: dapt, steps: DAPT_STEPS, then: {type: finetune}}",
 }
 LEARNING_RATES = {"features": 1e-2, "lora": 5e-4, "dora": 5e-4}
 """Head-only and adapter training take larger steps than full fine-tuning (5e-5)."""
@@ -47,7 +47,11 @@ def spec_text(folder: Path, strategy: str, args: argparse.Namespace) -> str:
     test.write_text("".join(tests[: 1 + args.test_rows]), encoding="utf-8")
     lr = LEARNING_RATES.get(strategy, 5e-5)
     teacher = folder.parent / "finetune" / "run"
-    chosen = STRATEGIES[strategy].format(teacher=teacher, dapt_steps=args.dapt_steps)
+    chosen = (
+        STRATEGIES[strategy]
+        .replace("TEACHER", str(teacher))
+        .replace("DAPT_STEPS", str(args.dapt_steps))
+    )
     return (
         f"etb: 1\nname: bench-{strategy}\n"
         f"data: {{train: {train}, test: {test}, quoting: false, "

@@ -128,7 +128,11 @@ def comparison(plan: Plan, student: nn.Module, data: Data, device: Any) -> dict[
     tmetrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     out: dict[str, Any] = {
         "teacher": str(run),
-        "teacher_test": {k: v for k, v in tmetrics.get("test", {}).items() if k != "n"},
+        "teacher_test": {
+            k: v
+            for k, v in tmetrics.get("test", {}).items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k != "n"
+        },
         "teacher_parameters": sum(p.numel() for p in teacher.parameters()),
         "student_parameters": sum(p.numel() for p in student.parameters()),
         "student_layers": list(plan.strategy.options["student_layers"]),
