@@ -81,6 +81,15 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         f" {inputs['max_body_bytes']:,} bytes per body (over: HTTP 413 with a JSON error)",
         f"- {inputs['truncation']}",
         "- the model only knows what its training data showed: check it on your own examples",
+        *(
+            [
+                "- int8 scales activations per batch, so a score can move in its last digits"
+                " (rarely a near-tie label) with the requests it is batched with; start the"
+                " server with `ETB_MODEL_FILE=onnx/model.onnx` for batch-independent fp32 answers"
+            ]
+            if model["precision"] == "int8"
+            else []
+        ),
         "",
         "## How to call it",
         "",
