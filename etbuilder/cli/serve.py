@@ -20,6 +20,12 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Start the server, send the app's example request, print, stop."
+        ),
+    ] = False,
 ) -> None:
     """Serve predictions over HTTP: POST /v1/predict, GET /v1/health, docs at /docs."""
     import os
@@ -34,6 +40,16 @@ def serve(
             "    hint: pass RUN/app, or build it first with `etb package RUN`"
         )
     folder = folder.resolve()
+    if check:
+        import json
+
+        from etbuilder.package.smoke import check_app
+
+        result = check_app(folder)
+        typer.echo(f"server of {folder} answered in {result['ready_seconds']:.2f}s")
+        typer.echo(f"POST /v1/predict {json.dumps(result['request'], ensure_ascii=False)}")
+        typer.echo(f"-> {json.dumps(result['response'], ensure_ascii=False)}")
+        return
     typer.echo(f"serving {folder} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     argv = [
         sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(folder),

@@ -50,14 +50,17 @@ def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) 
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification
 
-    if task in SEQUENCE_TASKS:
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-    elif task == "ner":
-        from transformers import AutoModelForTokenClassification
+    from etbuilder.runtime.models import quiet_transformers
 
-        model = AutoModelForTokenClassification.from_pretrained(model_dir)
-    else:
-        model = AutoModel.from_pretrained(model_dir)
+    with quiet_transformers():
+        if task in SEQUENCE_TASKS:
+            model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+        elif task == "ner":
+            from transformers import AutoModelForTokenClassification
+
+            model = AutoModelForTokenClassification.from_pretrained(model_dir)
+        else:
+            model = AutoModel.from_pretrained(model_dir)
     model.eval()
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
 
