@@ -25,7 +25,20 @@ def make_accelerator(plan: Plan) -> Any:
     if threads and threads > 0:
         torch.set_num_threads(threads)
     cpu = plan.hardware.device == "cpu" or not torch.cuda.is_available()
+    _forget_previous_run_precision()
     return Accelerator(mixed_precision=MIXED_PRECISION[plan.precision.used], cpu=cpu)
+
+
+def _forget_previous_run_precision() -> None:
+    """Let a second run in the same process choose its own precision.
+
+    Accelerate keeps its state process-wide and refuses a different `mixed_precision` once set;
+    the process group (PartialState) is kept, so this is safe under torchrun too.
+    """
+    from accelerate.state import AcceleratorState
+
+    if AcceleratorState._shared_state:
+        AcceleratorState._reset_state(reset_partial_state=False)
 
 
 def shared_path(accelerator: Any, path: Path) -> Path:
