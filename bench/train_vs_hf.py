@@ -63,7 +63,9 @@ def trainer_child(variant: str, rows: int, out: Path) -> None:
         enc = tokenizer(texts, truncation=True, max_length=MAX_LEN)
         return [
             {"input_ids": ids, "attention_mask": mask, "labels": label}
-            for ids, mask, label in zip(enc["input_ids"], enc["attention_mask"], labels, strict=True)
+            for ids, mask, label in zip(
+                enc["input_ids"], enc["attention_mask"], labels, strict=True
+            )
         ]
 
     train_ds, test_ds = encode(train_texts, train_labels), encode(test_texts, test_labels)
@@ -181,7 +183,9 @@ def work_figures(rows: int) -> dict[str, float]:
     tokenizer = AutoTokenizer.from_pretrained(path)
     config = AutoConfig.from_pretrained(path)
     texts, _ = read_tsv(DATA / "train.tsv", rows)
-    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_LEN)["input_ids"]]
+    lengths = [
+        len(ids) for ids in tokenizer(texts, truncation=True, max_length=MAX_LEN)["input_ids"]
+    ]
     h, layers, inter = config.hidden_size, config.num_hidden_layers, config.intermediate_size
     # Per token: dense matmuls (QKV + output + 2 FFN) and attention (scores + values over L keys).
     dense = layers * (4 * h * h + 2 * h * inter)
@@ -214,7 +218,9 @@ def main() -> None:
             results[key] = runner(args.rows, Path(tmp))
     print(f"\nrows={args.rows} epochs={EPOCHS} batch={BATCH} lr={LR} max_length={MAX_LEN}")
     print(f"peak GEMM: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
-    print(f"real tokens per epoch: {work['tokens']:.0f}; training FLOPs: {work['flops'] / 1e12:.2f} T")
+    print(
+        f"real tokens per epoch: {work['tokens']:.0f}; training FLOPs: {work['flops'] / 1e12:.2f} T"
+    )
     header = (
         f"{'contender':40s} {'wall s':>7s} {'train s':>8s} {'samples/s':>9s} "
         f"{'tokens/s':>9s} {'GFLOP/s':>8s} {'acc':>6s}"
