@@ -33,7 +33,7 @@ STRATEGIES = {
     "distill": "{type: distill, teacher: TEACHER, student_layers: 3}",
     "dapt": "{type: dapt, steps: DAPT_STEPS, then: {type: finetune}}",
 }
-LEARNING_RATES = {"features": 1e-2, "lora": 5e-4, "dora": 5e-4}
+LEARNING_RATES = {"features": 1e-2, "lora": 3e-3, "dora": 3e-3}
 """Head-only and adapter training take larger steps than full fine-tuning (5e-5)."""
 
 
