@@ -61,6 +61,9 @@ def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) 
             model = AutoModelForTokenClassification.from_pretrained(model_dir)
         else:
             model = AutoModel.from_pretrained(model_dir)
+    from etbuilder.runtime.strategies.mlp_head import rebuild_head
+
+    model = rebuild_head(model, model_dir)  # a features run's MLP head (config `etb_head`)
     model.eval()
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
 

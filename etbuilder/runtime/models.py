@@ -191,14 +191,22 @@ def load_trained(plan: Plan, folder: Path) -> nn.Module:
         AutoModelForTokenClassification,
     )
 
+    from etbuilder.runtime.strategies.mlp_head import rebuild_head
+
     with quiet_transformers():
         if plan.task.type in PROBLEM_TYPES:
-            return AutoModelForSequenceClassification.from_pretrained(
-                str(folder), attn_implementation="sdpa"
+            return rebuild_head(
+                AutoModelForSequenceClassification.from_pretrained(
+                    str(folder), attn_implementation="sdpa"
+                ),
+                folder,
             )
         if plan.task.type == "ner":
-            return AutoModelForTokenClassification.from_pretrained(
-                str(folder), attn_implementation="sdpa"
+            return rebuild_head(
+                AutoModelForTokenClassification.from_pretrained(
+                    str(folder), attn_implementation="sdpa"
+                ),
+                folder,
             )
         encoder = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
     pooling = plan.task.pooling if plan.task.pooling != "none" else "mean"

@@ -61,18 +61,45 @@ def test_features_cache_once_train_head_and_save_a_plain_model(
     assert 0.0 <= first.metrics["test"]["accuracy"] <= 1.0
 
 
-def test_features_mlp_head_is_refused_before_training(
+def test_features_mlp_head_round_trips_through_load_and_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from etbuilder.errors import RunError
+    import torch
+
+    from etbuilder.compiler.plan import Plan
+    from etbuilder.package import build_app
     from etbuilder.runtime.engine import run_plan
+    from etbuilder.runtime.models import load_trained
 
     monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
     backbone = make_tiny_bert(tmp_path / "bert")
-    plan = compile_plan(tmp_path, backbone, "{type: features, head: mlp, hidden: 16}")
-    with pytest.raises(RunError, match="head: linear"):
-        run_plan(plan, tmp_path / "run", quiet=True)
-    assert not (tmp_path / "run" / "model").exists()
+    plan = compile_plan(tmp_path, backbone, "{type: features, head: mlp, hidden: 16}", train=TRAIN)
+    run = tmp_path / "run"
+    run_plan(plan, run, quiet=True)
+    config = json.loads((run / "model" / "config.json").read_text())
+    assert config["etb_head"] == {"type": "mlp", "module": "classifier", "hidden": 16}
+
+    model = load_trained(Plan.from_json((run / "plan.json").read_text()), run / "model").eval()
+    assert isinstance(model.classifier, torch.nn.Sequential)
+    assert sum(p.numel() for p in model.classifier.parameters()) == (
+        plan.strategy.trainable_parameters
+    )
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(run / "model"))
+    batch = tokenizer([r["text"] for r in rows], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        predicted = model(**batch).logits.argmax(-1).tolist()
+    labels = [model.config.id2label[i] for i in predicted]
+    assert labels == [r["prediction"] for r in rows]
+    build_app(run)  # ONNX export with its parity check against the torch model
+    assert (run / "app" / "manifest.json").is_file()
+    import onnx
+
+    graph = onnx.load(str(run / "app" / "onnx" / "model.onnx")).graph
+    shapes = {tuple(t.dims) for t in graph.initializer}
+    assert {(16, 32), (2, 16)} & shapes or {(32, 16), (16, 2)} & shapes  # the MLP is exported
 
 
 def test_features_token_head_for_ner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -55,13 +55,12 @@ def head_module(plan: Plan, model: nn.Module) -> tuple[str, nn.Module]:
 
 
 def check_head(plan: Plan, model: nn.Module) -> nn.Module:
-    """Before any work: the plan's head kind is runnable and the model has one head module."""
-    if plan.strategy.options.get("head", "linear") != "linear":
-        raise RunError(
-            "strategy features: head mlp cannot run yet (an MLP head has no place in a standard "
-            "Hugging Face task model); use `head: linear`"
-        )
-    head_module(plan, model)
+    """Before any work: the model has one head module; an `mlp` head replaces it."""
+    name, _ = head_module(plan, model)
+    if plan.strategy.options.get("head", "linear") == "mlp":
+        from etbuilder.runtime.strategies.mlp_head import install_mlp_head
+
+        install_mlp_head(model, name, int(plan.strategy.options.get("hidden") or 256))
     return model
 
 
