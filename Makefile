@@ -36,8 +36,8 @@ test-fast: setup
 	$(BIN)/python -m pytest -q tests/unit
 
 lint: setup
-	$(BIN)/ruff check etbuilder tests bench ui
-	$(BIN)/ruff format --check etbuilder tests bench ui
+	$(BIN)/ruff check etbuilder tests bench $(wildcard ui)
+	$(BIN)/ruff format --check etbuilder tests bench $(wildcard ui)
 	$(BIN)/mypy
 
 bench: setup

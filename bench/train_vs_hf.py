@@ -229,8 +229,9 @@ def main() -> None:
     for key, res in results.items():
         train = res["train_seconds"]
         print(
-            f"{names[key]:40s} {res['wall_seconds']:7.1f} {train:8.1f} {args.rows / train:9.1f} "
-            f"{work['tokens'] / train:9.0f} {work['flops'] / train / 1e9:8.1f} {res['accuracy']:6.4f}"
+            f"{names[key]:40s} {res['wall_seconds']:7.1f} {train:8.1f} "
+            f"{args.rows / train:9.1f} {work['tokens'] / train:9.0f} "
+            f"{work['flops'] / train / 1e9:8.1f} {res['accuracy']:6.4f}"
         )
     if "a" in results:
         for key in ("b", "c"):

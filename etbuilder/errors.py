@@ -1,4 +1,4 @@
-"""One error hierarchy. Only the CLI turns these into exit codes (2 for user mistakes, 1 otherwise)."""
+"""One error hierarchy. Only the CLI turns these into exit codes (2: user mistake, 1: otherwise)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ class DataError(EtbError):
         where = self.file or "<data>"
         if self.row is not None:
             where += f":{self.row}"
-        text = f"{where}: {'column ' + repr(self.column) + ': ' if self.column else ''}{self.message}"
+        column = f"column {self.column!r}: " if self.column else ""
+        text = f"{where}: {column}{self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text
