@@ -27,3 +27,13 @@ def write_spec(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the suite's caches (tokens, features, recorded throughput) out of the user's
+    ~/.cache/etbuilder: tiny test models would skew `etb plan`'s time estimates there."""
+    import os
+    import tempfile
+
+    if "ETB_CACHE_DIR" not in os.environ:
+        os.environ["ETB_CACHE_DIR"] = tempfile.mkdtemp(prefix="etb-test-cache-")

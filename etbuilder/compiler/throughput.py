@@ -57,11 +57,30 @@ def _records(path: Path) -> list[dict[str, Any]]:
     ]
 
 
-def lookup(device: str, device_name: str, precision: str, path: Path | None = None) -> Throughput:
-    """Median recorded throughput of one process on this device (same precision when any),
-    else the stated default."""
+def _similar_size(record: dict[str, Any], parameters: int | None) -> bool:
+    """Small models leave matmuls small and reach a fraction of a big one's FLOP/s: compare a
+    run only with runs of models within a factor of 2 in size."""
+    if parameters is None:
+        return True
+    recorded = record.get("parameters")
+    return isinstance(recorded, int) and parameters / 2 <= recorded <= parameters * 2
+
+
+def lookup(
+    device: str,
+    device_name: str,
+    precision: str,
+    path: Path | None = None,
+    parameters: int | None = None,
+) -> Throughput:
+    """Median recorded throughput of one process on this device for a model of about this many
+    parameters (same precision when any), else the stated default."""
     path = path or throughput_file()
-    records = [r for r in _records(path) if r.get("device_name") == device_name]
+    records = [
+        r
+        for r in _records(path)
+        if r.get("device_name") == device_name and _similar_size(r, parameters)
+    ]
     same = [r for r in records if r.get("precision") == precision]
     chosen = same or records
     if chosen:
@@ -87,6 +106,7 @@ def record(
     flops_per_second: float,
     processes: int = 1,
     path: Path | None = None,
+    parameters: int | None = None,
 ) -> None:
     """Append one measurement (atomically: a temporary file renamed over the old one)."""
     path = path or throughput_file()
@@ -98,6 +118,7 @@ def record(
             "precision": precision,
             "flops_per_second": float(flops_per_second),
             "processes": processes,
+            "parameters": parameters,
         }
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -171,4 +171,5 @@ def record_throughput(plan: Plan, state: Any) -> None:
             plan.precision.used,
             flops,
             processes=plan.compute.world_size,
+            parameters=plan.backbone.parameters,
         )

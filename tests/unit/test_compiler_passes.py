@@ -315,7 +315,13 @@ def test_estimates_use_recorded_throughput() -> None:
     from etbuilder.compiler.throughput import record, throughput_file
 
     assert "etb-cache" in str(throughput_file())  # never the user's real cache
-    record("cpu", CPU.device_name, "fp32", 30e9)
+    backbone = _estimated({"type": "finetune"}).backbone
+    assert backbone is not None
+    size = backbone.parameters
+    record("cpu", CPU.device_name, "fp32", 2e9, parameters=size // 20)  # a much smaller model
+    out = _estimated({"type": "finetune"})
+    assert out.estimates is not None and out.estimates.time_basis.startswith("default")
+    record("cpu", CPU.device_name, "fp32", 30e9, parameters=size)
     out = _estimated({"type": "finetune"})
     assert out.estimates is not None and out.estimates.time_basis.startswith("measured")
     assert out.estimates.throughput_flops == 30e9

@@ -108,7 +108,12 @@ def estimate_cost(ctx: CompileContext) -> CompileContext:
     eval_flops = eval_tokens * per_token * b.layers
     once = _once_flops(ctx, b, final, strategy, per_token, length, schedule.global_batch)
 
-    tp = lookup("cuda" if uses_gpu(ctx) else "cpu", ctx.hardware.device_name, precision.used)
+    tp = lookup(
+        "cuda" if uses_gpu(ctx) else "cpu",
+        ctx.hardware.device_name,
+        precision.used,
+        parameters=ctx.backbone.parameters if ctx.backbone is not None else None,
+    )
     scale = compute.world_size if uses_gpu(ctx) else compute.nodes
     throughput = tp.flops_per_second * scale
     per_epoch = train_flops + eval_flops
