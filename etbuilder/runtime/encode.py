@@ -21,21 +21,12 @@ import numpy as np
 from etbuilder.compiler.plan import Plan, TaskPlan
 from etbuilder.errors import DataError
 from etbuilder.runtime.rows import Examples
+from etbuilder.zoo.locate import TOKENIZER_FILES
 
 CACHE_VERSION = 1
 """Bump when the encoding below changes: old cache files are then ignored."""
 IGNORE = -100
 """Target of tokens that carry no label (special tokens, non-first sub-words)."""
-TOKENIZER_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "vocab.json",
-    "merges.txt",
-    "spiece.model",
-    "sentencepiece.bpe.model",
-)
 
 
 @dataclass

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import socket
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,17 +31,9 @@ def now_iso() -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from etbuilder.runtime.report import atomic_write
+
+    atomic_write(path, text)
 
 
 def new_run_dir(plan: Plan, base: Path | None = None, *, create: bool = True) -> Path:

@@ -20,6 +20,7 @@ TOKENIZER_FILES = (
     "vocab.json",
     "merges.txt",
     "spm.model",
+    "spiece.model",
     "sentencepiece.bpe.model",
     "added_tokens.json",
 )
