@@ -73,14 +73,37 @@ def mlm_batch(
     return {"input_ids": inputs, "attention_mask": attention, "labels": labels}
 
 
+def split_mlm(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
+    """(encoder, MLM head) of a transformers masked-LM model whose head is one module applied to
+    the encoder's last hidden state (BERT's `cls`, RoBERTa's `lm_head`); None otherwise."""
+    encoder = getattr(model, "base_model", None)
+    if not isinstance(encoder, nn.Module) or encoder is model:
+        return None
+    others = [module for _name, module in model.named_children() if module is not encoder]
+    return (encoder, others[0]) if len(others) == 1 else None
+
+
 def mlm_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean cross-entropy over the masked positions, in fp32."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    return nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
-        batch["labels"].reshape(-1),
-        ignore_index=IGNORE,
-    )
+    """Mean cross-entropy over the masked positions, in fp32.
+
+    The MLM head (transform + vocabulary decoder) scores only the masked positions: about 15%
+    of the tokens instead of every one, which is most of a step's cost with a 30k vocabulary.
+    The value equals scoring every position and ignoring the unmasked ones. A model whose head
+    is not a single module falls back to scoring every position."""
+    labels = batch["labels"]
+    parts = split_mlm(model)
+    if parts is None:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE
+        )
+    encoder, head = parts
+    hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    picked = labels != IGNORE
+    if not bool(picked.any()):  # nothing masked: no loss, and no NaN in the gradients
+        return hidden.float().sum() * 0.0
+    scores = head(hidden[picked])
+    return nn.functional.cross_entropy(scores.float(), labels[picked])
 
 
 @torch.no_grad()
