@@ -25,6 +25,10 @@ class FeaturesStrategy(SpecModel):
     """Head trained on the cached features."""
     hidden: int = Field(default=256, ge=1)
     """Width of the MLP head's hidden layer."""
+    pooling: Literal["auto", "mean", "cls", "pooler"] = "auto"
+    """Text vector the head reads: mean of the token vectors, the raw [CLS] vector, or the
+    pooler (dense + tanh on [CLS]); auto pools as the backbone was trained (mean for
+    sentence-transformers checkpoints and checkpoints without pooler weights)."""
 
 
 class FreezeStrategy(SpecModel):

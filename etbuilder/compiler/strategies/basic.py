@@ -12,6 +12,7 @@ from etbuilder.compiler.strategies._common import (
     make_plan,
     note,
 )
+from etbuilder.compiler.strategies.feature_pooling import resolve_pooling
 from etbuilder.errors import CompileError
 from etbuilder.spec.strategy import FeaturesStrategy, FinetuneStrategy, FreezeStrategy
 
@@ -38,10 +39,11 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         head_params = info.head_parameters
         head_desc = f"linear({b.hidden_size} -> {outputs})"
     groups.append(ParameterGroup(name="head", parameters=head_params, trainable=True))
-    key = cache_key("features", b.path, b.name, info.fingerprint, info.max_length, info.pooling)
+    pooling, why, source = resolve_pooling(strategy.pooling, b, info.task_type)
+    key = cache_key("features", b.path, b.name, info.fingerprint, info.max_length, pooling)
     actions = [
         "load the pretrained backbone and freeze it",
-        f"encode every split once ({info.pooling} pooling, max_length {info.max_length}) "
+        f"encode every split once ({pooling} pooling, max_length {info.max_length}) "
         f"and cache the vectors under key {key}",
         f"train a {head_desc} head on the cached vectors",
     ]
@@ -50,14 +52,16 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         "hidden": strategy.hidden if strategy.head == "mlp" else None,
         "cache": "features",
         "cache_key": key,
+        "pooling": pooling,
     }
     notes = [
+        note("pooling", pooling, why, source),
         note(
             "cache_key",
             key,
             "backbone, data fingerprint, max_length and pooling: "
             "a change to any of them recomputes the cached vectors",
-        )
+        ),
     ]
     return make_plan("features", groups, actions, options=options), notes
 

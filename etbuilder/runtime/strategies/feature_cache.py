@@ -1,8 +1,9 @@
 """The frozen backbone's features of one split: computed once, cached on disk.
 
 The features are what the task head reads: the input of the model's head module, captured by a
-forward pre-hook while the frozen model runs over the split (BERT: the pooled [CLS] vector for a
-classifier, every token's vector for a tagger). Pooled features are stored as one n x hidden
+forward pre-hook while the frozen model runs over the split (BERT: the pooler output, or the
+mean or [CLS] vector `feature_pooling` installed, for a classifier; every token's vector for a
+tagger). Pooled features are stored as one n x hidden
 matrix; token features ragged like the token ids (total tokens x hidden, the split's offsets).
 The cache file is keyed by the plan's features cache key (backbone, data fingerprint,
 max_length, pooling), the split's token-cache key and the backbone weights' size and mtime.
@@ -58,6 +59,7 @@ def feature_key(plan: Plan, split: str, head: str) -> str:
         "plan": plan.strategy.options.get("cache_key"),
         "tokens": token_cache_key(plan, split),
         "head": head,
+        "pooling": plan.strategy.options.get("pooling"),
         "weights": weights,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]

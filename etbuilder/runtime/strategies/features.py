@@ -2,7 +2,9 @@
 features. `FeatureTrainer` stands in for the loop's Trainer (same duck-typed surface: `fit`,
 `restore`, `load_best`, `unwrapped`, `state`, `data`, `schedule`, `metric`), so the engine's
 finish (save, test evaluation, report) is unchanged. The head trained is the model's own head
-module (a linear head: BERT's `classifier`), so `model/` stays a plain transformers model.
+module (a linear head: BERT's `classifier`), so `model/` stays a transformers model; a mean or
+[CLS] pooling (`feature_pooling`) and an MLP head (`mlp_head`) are recorded in its config and
+restored by etbuilder's loaders.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from etbuilder.runtime.optim import build_optimizer, build_scheduler
 from etbuilder.runtime.progress import Progress
 from etbuilder.runtime.rundir import MetricsLog
 from etbuilder.runtime.strategies.feature_cache import Features, cached_features
+from etbuilder.runtime.strategies.feature_pooling import install_pooling
 from etbuilder.runtime.strategies.groups import group_prefixes
 
 
@@ -55,13 +58,14 @@ def head_module(plan: Plan, model: nn.Module) -> tuple[str, nn.Module]:
 
 
 def check_head(plan: Plan, model: nn.Module) -> nn.Module:
-    """Before any work: the model has one head module; an `mlp` head replaces it."""
+    """Before any work: the model has one head module; an `mlp` head replaces it; the planned
+    pooling (mean or cls) replaces the pooler's output."""
     name, _ = head_module(plan, model)
     if plan.strategy.options.get("head", "linear") == "mlp":
         from etbuilder.runtime.strategies.mlp_head import install_mlp_head
 
         install_mlp_head(model, name, int(plan.strategy.options.get("hidden") or 256))
-    return model
+    return install_pooling(model, plan.strategy.options.get("pooling"))
 
 
 def _batch(features: Features, encoded: Encoded, rows: np.ndarray, pad_id: int) -> dict[str, Any]:

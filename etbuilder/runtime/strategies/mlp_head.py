@@ -5,7 +5,8 @@ saved as the same model with `classifier.0.*` / `classifier.2.*` weights and a c
 `etb_head: {type: mlp, module: classifier, hidden: N}`. `rebuild_head(model, folder)` turns a
 model that transformers loaded from such a folder (with a fresh Linear head) back into the
 trained one; loaders that build a task model from a run folder call it (`load_trained`, the
-packager). A folder without `etb_head` is returned unchanged.
+packager). It also re-installs a mean or [CLS] pooling saved as `etb_pooling`. A folder
+without either is returned unchanged.
 """
 
 from __future__ import annotations
@@ -41,8 +42,15 @@ def install_mlp_head(model: Any, module: str, hidden: int) -> Any:
 
 
 def rebuild_head(model: Any, folder: str | Path) -> Any:
-    """The model with the MLP head its folder holds (see the module docstring)."""
-    spec = getattr(getattr(model, "config", None), "etb_head", None)
+    """The model with the MLP head and the pooling its folder holds (see the module docstring
+    and `feature_pooling`)."""
+    config = getattr(model, "config", None)
+    pooling = getattr(config, "etb_pooling", None)
+    if pooling is not None:
+        from etbuilder.runtime.strategies.feature_pooling import install_pooling
+
+        install_pooling(model, str(pooling))
+    spec = getattr(config, "etb_head", None)
     if not isinstance(spec, dict) or spec.get("type") != "mlp":
         return model
     from safetensors.torch import load_file
