@@ -81,6 +81,7 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         f" {inputs['max_body_bytes']:,} bytes per body (over: HTTP 413 with a JSON error)",
         f"- {inputs['truncation']}",
         "- the model only knows what its training data showed: check it on your own examples",
+        *_etb_only(plan),
         *(
             [
                 "- int8 scales activations per batch, so a score can move in its last digits"
@@ -121,6 +122,18 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "",
     ]
     return "\n".join(lines)
+
+
+def _etb_only(plan: Plan) -> list[str]:
+    """A features run's mean/[CLS] pooling or MLP head is not what transformers rebuilds."""
+    options = (plan.strategy.then or plan.strategy).options
+    if options.get("pooling") not in ("mean", "cls") and options.get("head") != "mlp":
+        return []
+    return [
+        "- `model/` needs etbuilder to load (config `etb_pooling`/`etb_head`; `etb predict`):"
+        " a plain transformers pipeline would use BERT's pooler or a fresh linear head instead"
+        " and answer differently; the ONNX models compute the trained function"
+    ]
 
 
 def _quality(manifest: dict[str, Any]) -> list[str]:

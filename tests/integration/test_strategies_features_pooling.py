@@ -138,3 +138,10 @@ def test_mean_pooled_features_run_packages_the_same_function(
     expected = torch.softmax(torch.from_numpy(logits).double(), -1).numpy()
     order = [predictor.labels.index(model.config.id2label[i]) for i in range(logits.shape[1])]
     assert np.allclose(probs[:, order], expected, atol=1e-4)
+    assert "`etb_pooling`" in (run / "app" / "README.md").read_text()  # the model card says so
+
+    from transformers import AutoModelForSequenceClassification
+
+    plain = AutoModelForSequenceClassification.from_pretrained(str(run / "model")).eval()
+    with torch.no_grad():  # without etbuilder the pooler is read: another function
+        assert not np.allclose(plain(**batch).logits.numpy(), logits, atol=1e-3)
