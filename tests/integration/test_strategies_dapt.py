@@ -45,6 +45,8 @@ def test_dapt_adapts_the_encoder_then_trains_the_task(
     original = load_file(str(backbone / "model.safetensors"))
     key = "encoder.layer.1.attention.self.query.weight"
     assert not adapted[f"bert.{key}"].equal(original[key])
+    pooler = "pooler.dense.weight"  # a masked-LM model has none: the backbone's is kept
+    assert adapted[f"bert.{pooler}"].equal(original[pooler])
     final = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
     frozen = "encoder.layer.0.attention.self.query.weight"  # the downstream freeze keeps it
     assert final[f"bert.{frozen}"].equal(adapted[f"bert.{frozen}"])

@@ -111,6 +111,7 @@ def train_mlm(plan: Plan, texts: list[str], folder: Path, device: Any) -> dict[s
     after = heldout_loss(model, tokenizer, held, probability, seed=sched.seed, device=device)
     with quiet_transformers():
         model.save_pretrained(str(folder), safe_serialization=True)
+    keep_pooler(Path(plan.backbone.path), folder, str(model.base_model_prefix))
     for name in TOKENIZER_FILES:
         if (Path(plan.backbone.path) / name).is_file():
             shutil.copyfile(Path(plan.backbone.path) / name, folder / name)
@@ -122,6 +123,30 @@ def train_mlm(plan: Plan, texts: list[str], folder: Path, device: Any) -> dict[s
         "heldout_mlm_loss_after": round(after, 5),
         "seconds": round(seconds, 2),
     }
+
+
+def keep_pooler(source: Path, folder: Path, prefix: str) -> int:
+    """Copy the backbone's pooler weights into the adapted `folder/model.safetensors`.
+
+    A masked-LM model has no pooler, so without this the downstream task model would start
+    from a random pooler instead of the backbone's (masked-LM training never changes it).
+    Returns the number of tensors copied (0 when either side is not one safetensors file)."""
+    from safetensors.torch import load_file, save_file
+
+    target = folder / "model.safetensors"
+    files = sorted(source.glob("*.safetensors"))
+    if not target.is_file() or len(files) != 1:
+        return 0
+    pooler = {
+        f"{prefix}.{key.removeprefix(prefix + '.')}": value
+        for key, value in load_file(str(files[0])).items()
+        if key.startswith("pooler.") or key.startswith(f"{prefix}.pooler.")
+    }
+    if not pooler:
+        return 0
+    weights = load_file(str(target))
+    save_file(weights | pooler, str(target), metadata={"format": "pt"})
+    return len(pooler)
 
 
 def downstream_plan(plan: Plan, folder: Path) -> Plan:
