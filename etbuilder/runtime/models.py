@@ -108,7 +108,13 @@ def build_model(plan: Plan) -> tuple[nn.Module, list[str]]:
 
     path = plan.backbone.path
     task = plan.task
-    common: dict[str, Any] = {"attn_implementation": "sdpa", "output_loading_info": True}
+    # fp32 master weights whatever the checkpoint's dtype: transformers 5 loads a bf16/fp16
+    # checkpoint as a half-precision model, whose AdamW updates would round away.
+    common: dict[str, Any] = {
+        "attn_implementation": "sdpa",
+        "output_loading_info": True,
+        "dtype": torch.float32,
+    }
     try:
         with quiet_transformers():
             if task.type in PROBLEM_TYPES:

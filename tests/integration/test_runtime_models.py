@@ -63,3 +63,22 @@ def test_saved_model_reloads_with_its_labels(tmp_path: Path) -> None:
     assert config["id2label"] == {"0": "a", "1": "b"}
     again = load_trained(plan, tmp_path / "out")
     assert again.config.label2id == {"a": 0, "b": 1}
+
+
+def test_half_precision_checkpoint_trains_in_fp32(tmp_path: Path) -> None:
+    """A checkpoint saved in bf16 (common on model hubs) still gets fp32 trainable weights:
+    AdamW updates of ~1e-5 would round away in bf16."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from etbuilder.runtime.models import build_model
+
+    folder = make_tiny_bert(tmp_path / "bert")
+    weights = load_file(str(folder / "model.safetensors"))
+    half = {k: v.to(torch.bfloat16).contiguous() for k, v in weights.items()}
+    save_file(half, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    model, _ = build_model(_plan(folder, tmp_path))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    word = model.get_input_embeddings().weight
+    expected = half["embeddings.word_embeddings.weight"].float()
+    assert torch.equal(word.detach(), expected)
