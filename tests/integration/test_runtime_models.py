@@ -77,6 +77,10 @@ def test_half_precision_checkpoint_trains_in_fp32(tmp_path: Path) -> None:
     weights = load_file(str(folder / "model.safetensors"))
     half = {k: v.to(torch.bfloat16).contiguous() for k, v in weights.items()}
     save_file(half, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((folder / "config.json").read_text())
+    for key in ("dtype", "torch_dtype"):  # as many hub configs: the weights alone say bf16
+        config.pop(key, None)
+    (folder / "config.json").write_text(json.dumps(config))
     model, _ = build_model(_plan(folder, tmp_path))
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     word = model.get_input_embeddings().weight
