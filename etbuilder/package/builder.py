@@ -84,7 +84,8 @@ def _assemble(
     quantization: str | None,
 ) -> None:
     from etbuilder.package.app_template.inference import Predictor
-    from etbuilder.package.export import export_onnx, load_torch_model
+    from etbuilder.package.export import export_onnx, load_torch_model, sample_inputs
+    from etbuilder.package.optimize import save_optimized
     from etbuilder.package.quantize import quantize_int8
 
     deploy = plan.spec.deploy
@@ -106,13 +107,16 @@ def _assemble(
     exported = export_onnx(
         torch_model, app / FP32_FILE, app / "tokenizer.json", pair, task.max_length
     )
+    feeds = sample_inputs(app / "tokenizer.json", pair, exported.input_names, task.max_length)
+    fusion = _fuse_attention(app, torch_model, feeds)
     del torch_model
     manifest["onnx"] = {
         "fp32": FP32_FILE,
         "inputs": exported.input_names,
         "output": exported.output_name,
         "opset": exported.opset,
-        "parity_max_abs_diff_vs_pytorch": exported.parity_max_abs_diff,
+        "parity_max_abs_diff_vs_pytorch": fusion.get("parity", exported.parity_max_abs_diff),
+        "attention_fusion": fusion,
         "formats_note": None
         if "onnx" in deploy.formats
         else "ONNX is always built: the server runs it",
@@ -135,12 +139,16 @@ def _assemble(
     if evalset is not None and not evalset.inputs:
         note = "the evaluation set is empty"
     served, reason = decide(mode, measurement, task.metric_direction, note or "no test examples")
+    served_file = INT8_FILE if served == "int8" else FP32_FILE
     manifest["model"] = {
-        "served": INT8_FILE if served == "int8" else FP32_FILE,
+        "served": served_file,
         "precision": served,
         "reason": reason,
         "quantization_setting": mode,
     }
+    optimized = save_optimized(app, served_file, feeds)
+    if optimized:
+        manifest["model"]["optimized"] = optimized
     manifest["quality"] = measurement.as_dict() if measurement else None
     if measurement is None:
         manifest["quality_note"] = note or f"deploy.quantization is `{mode}`"
@@ -152,6 +160,41 @@ def _assemble(
     _write_json(app / "manifest.json", manifest)
     card = model_card.render(plan, manifest, {"inputs": samples[:2]})
     (app / "README.md").write_text(card, encoding="utf-8")
+
+
+def _fuse_attention(app: Path, torch_model: Any, feeds: dict[str, Any]) -> dict[str, Any]:
+    """Replace `onnx/model.onnx` by its attention-fused graph when that one still matches
+    PyTorch within the parity tolerance; returns what was done, for the manifest."""
+    import torch
+
+    from etbuilder.package.export import PARITY_TOLERANCE, parity
+    from etbuilder.package.fuse import fuse_attention
+
+    config = json.loads((app / "config.json").read_text(encoding="utf-8"))
+    heads = config.get("num_attention_heads") or config.get("n_heads")
+    if not isinstance(heads, int):
+        return {"blocks": 0, "note": "the config names no attention head count"}
+    plain = app / FP32_FILE
+    fused = plain.with_name("model.fused.onnx")
+    try:
+        result = fuse_attention(plain, fused, heads)
+        if result.fused == 0:
+            return {"blocks": 0, "note": "no attention block matched the fusable pattern"}
+        names = list(torch_model.input_names)
+        with torch.no_grad():
+            expected = torch_model(*(torch.from_numpy(feeds[n]) for n in names)).numpy()
+        diff = parity(fused, feeds, expected)
+        if not diff <= PARITY_TOLERANCE:
+            return {"blocks": 0, "note": f"the fused graph differs from PyTorch by {diff:.1e}"}
+        os.replace(fused, plain)
+        return {
+            "blocks": result.fused,
+            "op": "com.microsoft.MultiHeadAttention",
+            "nodes": [result.nodes_before, result.nodes_after],
+            "parity": diff,
+        }
+    finally:
+        fused.unlink(missing_ok=True)
 
 
 def _pad_id(tokenizer_file: Path) -> int:
