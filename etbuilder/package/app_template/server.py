@@ -10,38 +10,66 @@ one worker thread runs them through onnxruntime in length-sorted batches.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import threading
 import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from inference import InputError, Predictor
-from pydantic import BaseModel, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 APP_DIR = Path(os.environ.get("ETB_APP_DIR") or Path(__file__).resolve().parent)
-predictor = Predictor(
-    APP_DIR,
-    model_file=os.environ.get("ETB_MODEL_FILE") or None,
-    threads=int(os.environ.get("ETB_THREADS") or 0) or None,
-    spin=False,
-)
-"""ETB_MODEL_FILE serves another model file (e.g. onnx/model.onnx); ETB_THREADS sets the
-onnxruntime threads per process (default: every core; `etb serve --workers N` divides them)."""
-LIMITS: dict[str, Any] = predictor.manifest["inputs"]
+STARTED = time.time()
+
+
+def _load_model(box: dict[str, Any]) -> None:
+    """Import the inference core, open the model and answer once (warm-up), in a thread.
+
+    It runs while the main thread imports FastAPI and builds the app: onnxruntime loads the
+    model and runs it with the GIL released, so on two cores the cold start is about the
+    longer of the two instead of their sum.
+    """
+    try:
+        from inference import Predictor
+
+        loaded = Predictor(
+            APP_DIR,
+            model_file=os.environ.get("ETB_MODEL_FILE") or None,
+            threads=int(os.environ.get("ETB_THREADS") or 0) or None,
+            spin=False,
+        )
+        loaded.predict(loaded.check(_warm_up_inputs(loaded), 1, 10_000))
+        box["predictor"] = loaded
+    except BaseException as exc:  # re-raised in the main thread: the server must not start
+        box["error"] = exc
+
+
+def _warm_up_inputs(loaded: Any) -> list[Any]:
+    return [["warm up", "warm up"]] if loaded.pair else ["warm up"]
+
+
+_box: dict[str, Any] = {}
+_loader = threading.Thread(target=_load_model, args=(_box,), name="etb-load", daemon=True)
+_loader.start()
+
+import asyncio  # noqa: E402  (after the loader starts: these imports overlap the model load)
+from collections.abc import AsyncIterator  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import asynccontextmanager  # noqa: E402
+
+from fastapi import FastAPI, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
+from fastapi.responses import JSONResponse  # noqa: E402
+from pydantic import BaseModel, Field  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+
+MANIFEST: dict[str, Any] = json.loads((APP_DIR / "manifest.json").read_text(encoding="utf-8"))
+LIMITS: dict[str, Any] = MANIFEST["inputs"]
 MAX_ITEMS = int(LIMITS["max_batch_size"])
 MAX_CHARS = int(LIMITS["max_text_chars"])
 MAX_BODY = int(LIMITS["max_body_bytes"])
 WAIT_S = float(LIMITS.get("batch_wait_ms", 5.0)) / 1000.0
-STARTED = time.time()
+"""ETB_MODEL_FILE serves another model file (e.g. onnx/model.onnx); ETB_THREADS sets the
+onnxruntime threads per process (default: every core; `etb serve --workers N` divides them)."""
 
 
 class Batcher:
@@ -125,9 +153,9 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(
-    title=f"{predictor.manifest.get('name', 'etbuilder app')} ({predictor.task})",
-    description=predictor.manifest.get("description") or "A model packaged by etbuilder.",
-    version=str(predictor.manifest.get("etbuilder_version", "")),
+    title=f"{MANIFEST.get('name', 'etbuilder app')} ({MANIFEST['task']['type']})",
+    description=MANIFEST.get("description") or "A model packaged by etbuilder.",
+    version=str(MANIFEST.get("etbuilder_version", "")),
     lifespan=lifespan,
 )
 
@@ -136,7 +164,6 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-@app.exception_handler(InputError)
 async def _input_error(_: Request, exc: InputError) -> JSONResponse:
     return _error(exc.status, exc.code, exc.message)
 
@@ -210,7 +237,7 @@ def _parse(body: bytes) -> list[Any]:
         }
     },
 )
-async def predict(request: Request) -> dict[str, Any]:
+async def predict(request: Request) -> JSONResponse:
     """Predict for every input, answered in input order."""
     assert batcher is not None
     batcher.incoming += 1
@@ -218,7 +245,9 @@ async def predict(request: Request) -> dict[str, Any]:
         inputs = _parse(await _read_body(request))
     finally:
         batcher.incoming -= 1
-    return {"predictions": await batcher.submit(inputs)}
+    # Returned as is: the dicts are JSON-ready, so FastAPI's response validation (the
+    # response_model still documents the shape) would only cost time per request.
+    return JSONResponse({"predictions": await batcher.submit(inputs)})
 
 
 @app.get("/v1/health")
@@ -244,3 +273,12 @@ async def metadata() -> dict[str, Any]:
         "spec_hash": m.get("spec_hash"),
         "served_model": predictor.model_file,
     }
+
+
+_loader.join()
+if "error" in _box:
+    raise _box["error"]
+from inference import InputError  # noqa: E402  (the loader imported it: no cost here)
+
+predictor = _box["predictor"]
+app.add_exception_handler(InputError, _input_error)
