@@ -110,7 +110,7 @@ class Trainer:
         self.metric = plan.task.metric
         if data.validation is not None and not _labelled(data.validation):
             self.metric = "loss"  # unlabelled pairs (in-batch negatives): select on the loss
-        if sparse_embeddings and self.world == 1:
+        if sparse_embeddings and use_sparse_embeddings(accelerator.device.type, self.world):
             from etbuilder.runtime.optim import enable_sparse_embedding
 
             enable_sparse_embedding(model)
@@ -376,6 +376,16 @@ class Trainer:
         """Put the best evaluated weights back into the model (no-op without validation)."""
         if self.best_weights is not None:
             self.unwrapped().load_state_dict(self.best_weights)
+
+
+def use_sparse_embeddings(device_type: str, world: int) -> bool:
+    """Whether the word embeddings get sparse gradients and a lazy AdamW row update.
+
+    It pays off on a CPU, where the dense update of the 30522 x 384 matrix and its moments is
+    memory-bound. Not on a GPU: on an H100 it made a bf16 minilm-l6 step 4x slower (97 vs 24 ms).
+    Not under DDP either, whose gradient all-reduce needs dense gradients.
+    """
+    return device_type == "cpu" and world == 1
 
 
 def _labelled(encoded: Encoded) -> bool:

@@ -116,3 +116,11 @@ def test_schedules_warm_up_then_decay(kind: str, at_end: float) -> None:
     f = lr_lambda(schedule(schedule=kind, warmup_steps=2, total_steps=10))
     assert f(0) < f(1) < f(2) == pytest.approx(1.0)
     assert f(10) == pytest.approx(at_end)
+
+
+def test_sparse_embeddings_only_on_a_single_cpu_process() -> None:
+    from etbuilder.runtime.loop import use_sparse_embeddings
+
+    assert use_sparse_embeddings("cpu", 1)
+    assert not use_sparse_embeddings("cuda", 1)  # measured 4x slower on an H100 in bf16
+    assert not use_sparse_embeddings("cpu", 2)  # DDP all-reduces dense gradients
