@@ -50,27 +50,36 @@ class Head:
     """Raw outputs of a batch: logits, or the cosine similarity of a pair (embedding)."""
     loss: Callable[[nn.Module, dict[str, Any], TaskPlan, dict[str, float]], torch.Tensor]
     """Mean training loss of a labelled batch."""
+    loss_of_outputs: Callable[[torch.Tensor, dict[str, Any]], torch.Tensor] | None = None
+    """The same loss from `outputs` already computed (evaluation runs the model once); None
+    where the loss needs more than the outputs (embedding: both sides' vectors)."""
 
 
-def _ce(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
-    return nn.functional.cross_entropy(logits_of(model, batch), batch["labels"])
+def _ce_of(logits: torch.Tensor, batch: dict[str, Any]) -> Any:
+    return nn.functional.cross_entropy(logits, batch["labels"])
 
 
-def _bce(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
-    return nn.functional.binary_cross_entropy_with_logits(
-        logits_of(model, batch), batch["labels"].float()
-    )
+def _bce_of(logits: torch.Tensor, batch: dict[str, Any]) -> Any:
+    return nn.functional.binary_cross_entropy_with_logits(logits, batch["labels"].float())
 
 
-def _mse(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
-    return nn.functional.mse_loss(logits_of(model, batch).squeeze(-1), batch["labels"].float())
+def _mse_of(logits: torch.Tensor, batch: dict[str, Any]) -> Any:
+    return nn.functional.mse_loss(logits.squeeze(-1), batch["labels"].float())
 
 
-def _token_ce(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
-    logits = logits_of(model, batch)
+def _token_ce_of(logits: torch.Tensor, batch: dict[str, Any]) -> Any:
     return nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=IGNORE
     )
+
+
+def _on_logits(of: Callable[[torch.Tensor, dict[str, Any]], Any]) -> Callable[..., Any]:
+    """The training loss of a logits task: its model's fp32 logits, then `of`."""
+
+    def loss(model: nn.Module, batch: dict[str, Any], task: TaskPlan, _: dict[str, float]) -> Any:
+        return of(logits_of(model, batch), batch)
+
+    return loss
 
 
 def _pair_cosine(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
@@ -101,11 +110,11 @@ def _embedding_loss(
 
 HEADS: MappingProxyType[str, Head] = MappingProxyType(
     {
-        "classification": Head(logits_of, _ce),
-        "pair_classification": Head(logits_of, _ce),
-        "multilabel": Head(logits_of, _bce),
-        "regression": Head(logits_of, _mse),
-        "ner": Head(logits_of, _token_ce),
+        "classification": Head(logits_of, _on_logits(_ce_of), _ce_of),
+        "pair_classification": Head(logits_of, _on_logits(_ce_of), _ce_of),
+        "multilabel": Head(logits_of, _on_logits(_bce_of), _bce_of),
+        "regression": Head(logits_of, _on_logits(_mse_of), _mse_of),
+        "ner": Head(logits_of, _on_logits(_token_ce_of), _token_ce_of),
         "embedding": Head(_pair_cosine, _embedding_loss),
     }
 )

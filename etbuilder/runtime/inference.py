@@ -67,7 +67,10 @@ def run_model(
                 else:
                     out = head.outputs(model, batch)
                 if labelled and not embed and (task.type != "embedding" or "labels" in batch):
-                    loss = head.loss(model, batch, task, loss_scale or {})
+                    if head.loss_of_outputs is not None:  # one forward pass, not two
+                        loss = head.loss_of_outputs(out, batch)
+                    else:
+                        loss = head.loss(model, batch, task, loss_scale or {})
                     loss_sum += float(loss) * len(rows)
                     loss_rows += len(rows)
             values = out.float().cpu().numpy()

@@ -311,7 +311,8 @@ class Trainer:
             state.position = 0
             if state.last_eval_step != state.step:
                 self._eval_now(progress, started)
-            self.save_checkpoint()
+            if state.epoch < self.schedule.epochs:  # after the last epoch: the final save below
+                self.save_checkpoint()
         if state.stopped is None:
             state.stopped = "completed"
         elif state.last_eval_step != state.step:
