@@ -134,21 +134,27 @@ def fuse_attention(
         return FuseResult(0, before, before)
     mask32 = f"{mask_input}_int32"
     new_nodes = [helper.make_node("Cast", [mask_input], [mask32], name="etb_mask_int32", to=6)]
-    replaced: dict[int, Any] = {}
+    replaced: dict[int, list[Any]] = {}
     for i, block in enumerate(blocks):
         assert block is not None
         out = block["out"]
-        replaced[id(out)] = helper.make_node(
+        merged = _merge_projections(graph, producer, block, f"etb_qkv_{i}")
+        qkv = [block["q"], block["k"], block["v"]]
+        if merged:
+            qkv = [f"etb_qkv_{i}_{part}" for part in "qkv"]
+            merged[-1].output[:] = qkv
+        attention = helper.make_node(
             "MultiHeadAttention",
-            [block["q"], block["k"], block["v"], "", mask32],
+            [*qkv, "", mask32],
             [out.output[0]],
             name=f"etb_attention_{i}",
             domain="com.microsoft",
             num_heads=num_heads,
             scale=float(block["scale"]),
         )
+        replaced[id(out)] = [*merged, attention]
     for node in graph.node:
-        new_nodes.append(replaced.get(id(node), node))
+        new_nodes.extend(replaced.get(id(node), [node]))
     del graph.node[:]
     graph.node.extend(_live(new_nodes, [o.name for o in graph.output]))
     used = {i for n in graph.node for i in n.input}
@@ -159,6 +165,43 @@ def fuse_attention(
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, str(dst))
     return FuseResult(len(blocks), before, len(graph.node))
+
+
+def _merge_projections(
+    graph: Any, producer: dict[str, Any], block: dict[str, Any], name: str
+) -> list[Any]:
+    """One MatMul + Add + Split for the Q, K and V projections of one input (when they are
+    MatMul(x, W) + b with constant W and b): one GEMM and, once quantized, one activation
+    quantization instead of three; the weights' per-column scales are the same. New
+    initializers are added to `graph`; returns the nodes (the Split's outputs left to set)."""
+    from onnx import helper, numpy_helper
+
+    weights, biases, inputs = [], [], set()
+    for part in ("q", "k", "v"):
+        add = producer[block[part]]
+        matmul = next(producer[i] for i in add.input if i in producer)
+        if matmul.op_type != "MatMul":
+            return []
+        bias = next((_constant(graph, i) for i in add.input if i != matmul.output[0]), None)
+        weight = _constant(graph, matmul.input[1])
+        if bias is None or weight is None or weight.ndim != 2 or bias.shape != weight.shape[1:]:
+            return []
+        weights.append(weight)
+        biases.append(bias)
+        inputs.add(matmul.input[0])
+    if len(inputs) != 1:
+        return []
+    w = numpy_helper.from_array(np.concatenate(weights, axis=1), f"{name}_weight")
+    b = numpy_helper.from_array(np.concatenate(biases), f"{name}_bias")
+    sizes = numpy_helper.from_array(
+        np.array([x.shape[0] for x in biases], np.int64), f"{name}_sizes"
+    )
+    graph.initializer.extend([w, b, sizes])
+    return [
+        helper.make_node("MatMul", [inputs.pop(), w.name], [f"{name}_mm"], name=f"{name}_matmul"),
+        helper.make_node("Add", [f"{name}_mm", b.name], [f"{name}_out"], name=f"{name}_add"),
+        helper.make_node("Split", [f"{name}_out", sizes.name], [], name=f"{name}_split", axis=-1),
+    ]
 
 
 def _live(nodes: list[Any], outputs: list[str]) -> list[Any]:
