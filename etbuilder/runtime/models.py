@@ -97,6 +97,13 @@ def _label_maps(plan: Plan) -> dict[str, Any]:
     }
 
 
+def attention_for(device: str) -> str:
+    """The attention kernel to train with. On a CPU, `eager` (matmul, softmax, dropout): with
+    dropout in training, SDPA falls back to the same math plus mask conversions, and a full
+    minilm-l6 step measured 6-9% faster with eager. On a GPU, SDPA's fused kernels."""
+    return "eager" if device == "cpu" else "sdpa"
+
+
 def build_model(plan: Plan) -> tuple[nn.Module, list[str]]:
     """The task model with pretrained backbone weights; returns it and the newly initialised
     weight names (the head, and a pooler the checkpoint lacked)."""
@@ -111,7 +118,9 @@ def build_model(plan: Plan) -> tuple[nn.Module, list[str]]:
     # fp32 master weights whatever the checkpoint's dtype: transformers 5 loads a bf16/fp16
     # checkpoint as a half-precision model, whose AdamW updates would round away.
     common: dict[str, Any] = {
-        "attn_implementation": "sdpa",
+        "attn_implementation": attention_for(
+            "cpu" if plan.hardware.device == "cpu" or not torch.cuda.is_available() else "cuda"
+        ),
         "output_loading_info": True,
         "dtype": torch.float32,
     }
