@@ -53,6 +53,10 @@ def test_auto_pooling_follows_the_checkpoint(tmp_path: Path) -> None:
     assert explicit.strategy.options["pooling"] == "mean"
     assert _decision(explicit, "strategy.pooling")["source"] == "spec"
     assert explicit.strategy.options["cache_key"] != plans["with"].strategy.options["cache_key"]
+    # the head decision names the pooling the head really reads
+    head = _decision(plans["without"], "task.head")["value"]
+    assert "on mean pooling (strategy features)" in head
+    assert "on cls pooling" in _decision(plans["with"], "task.head")["value"]
 
 
 def test_auto_pooling_reads_the_sentence_transformers_config() -> None:

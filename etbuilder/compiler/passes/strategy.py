@@ -45,4 +45,25 @@ def lower_strategy(ctx: CompileContext) -> CompileContext:
     )
     for note in notes:
         ctx = ctx.decide(note.key, note.value, note.reason, note.source)
-    return ctx.replace(strategy=plan)
+    ctx = ctx.replace(strategy=plan)
+    return _head_reads_strategy_pooling(ctx, final.options.get("pooling"), task.pooling)
+
+
+def _head_reads_strategy_pooling(
+    ctx: CompileContext, strategy_pooling: object, task_pooling: str
+) -> CompileContext:
+    """`features` may pool differently from the task's default (mean for a sentence encoder):
+    the `task.head` decision then names the pooling the head really reads."""
+    if not isinstance(strategy_pooling, str) or strategy_pooling not in ("mean", "cls"):
+        return ctx
+    if strategy_pooling == task_pooling:
+        return ctx
+    head = next((d for d in ctx.decisions if d.key == "task.head"), None)
+    if head is None or not isinstance(head.value, str):
+        return ctx
+    marker = f"on {task_pooling} pooling"
+    if marker not in head.value:
+        return ctx
+    value = head.value.replace(marker, f"on {strategy_pooling} pooling (strategy features)")
+    fixed = head.model_copy(update={"value": value})
+    return ctx.replace(decisions=tuple(fixed if d is head else d for d in ctx.decisions))
