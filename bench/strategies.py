@@ -63,12 +63,15 @@ def spec_text(folder: Path, strategy: str, args: argparse.Namespace) -> str:
     )
 
 
-def inference_rows_per_s(run: Path, texts: list[str]) -> float:
-    """Rows per second of the saved model/ on `texts` (batch 32, fp32, this process)."""
+def inference_rows_per_s(plan: Any, run: Path, texts: list[str]) -> float:
+    """Rows per second of the saved model/ on `texts` (batch 32, fp32, this process), loaded
+    as `etb predict` loads it (a features head keeps its mean pooling)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(run / "model")).eval()
+    from etbuilder.runtime.models import load_trained
+
+    model = load_trained(plan, run / "model").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(run / "model"))
     start = time.perf_counter()
     with torch.no_grad():
@@ -99,7 +102,7 @@ def bench(strategy: str, args: argparse.Namespace, folder: Path) -> dict[str, An
         "trainable_parameters": plan.strategy.trainable_parameters,
         "train_seconds": result.metrics.get("train_seconds"),
         "wall_seconds": round(wall, 1),
-        "inference_rows_per_s": round(inference_rows_per_s(folder / "run", texts), 1),
+        "inference_rows_per_s": round(inference_rows_per_s(plan, folder / "run", texts), 1),
     }
     if epoch_seconds:
         out["epoch_seconds"] = epoch_seconds
