@@ -2,7 +2,8 @@
 
 torch's dynamo exporter writes scaled-dot-product attention as about twenty small nodes per
 layer (reshapes, transposes, two scaling Muls, the score MatMul, the additive mask built from
-`attention_mask` by Range/GatherND/Where, Softmax, a NaN guard, the value MatMul). onnxruntime's
+`attention_mask` by Range/GatherND/Where, Softmax, a NaN guard, the value MatMul; a model
+loaded with `eager` attention scales the scores after their MatMul instead). onnxruntime's
 own BERT optimizer (`onnxruntime.transformers.optimizer`) does not recognise this pattern, so
 the graph keeps every one of them, and on a CPU at batch 1 their per-node overhead costs about
 as much as the arithmetic. This pass recognises the pattern structurally, replaces it by
@@ -100,10 +101,20 @@ def _match(graph: Any, producer: dict[str, Any], softmax: Any) -> dict[str, Any]
     add = producer.get(softmax.input[0])
     if add is None or add.op_type != "Add":
         return None
-    scores = next(
-        (producer[i] for i in add.input if i in producer and producer[i].op_type == "MatMul"),
-        None,
-    )
+    scores, post_scale = None, 1.0
+    for name in add.input:  # sdpa: MatMul + mask; eager: MatMul * scale + mask
+        node = producer.get(name)
+        if node is not None and node.op_type in ("Mul", "Div"):
+            consts = [_constant(graph, i) for i in node.input]
+            inner = [producer.get(i) for i, c in zip(node.input, consts, strict=True) if c is None]
+            found = [c for c in consts if c is not None and c.size == 1]
+            if len(found) == 1 and len(inner) == 1 and inner[0] is not None:
+                value = float(found[0].reshape(-1)[0])
+                post_scale = value if node.op_type == "Mul" else 1.0 / value
+                node = inner[0]
+        if node is not None and node.op_type == "MatMul":
+            scores = node
+            break
     if scores is None:
         return None
     q = _projection(graph, producer, scores.input[0])
@@ -111,7 +122,8 @@ def _match(graph: Any, producer: dict[str, Any], softmax: Any) -> dict[str, Any]
     v = _projection(graph, producer, value_matmul[0].input[1])
     if q is None or k is None or v is None or v[1] != 1.0:
         return None
-    return {"q": q[0], "k": k[0], "v": v[0], "scale": q[1] * k[1], "out": tail[-1]}
+    scale = q[1] * k[1] * post_scale
+    return {"q": q[0], "k": k[0], "v": v[0], "scale": scale, "out": tail[-1]}
 
 
 def fuse_attention(

@@ -98,3 +98,25 @@ def test_a_broken_optimized_file_falls_back_to_the_plain_model(
     predictor = Predictor(app)
     assert predictor.loaded_file == m["served"]
     assert len(predictor.predict(TEXTS)) == len(TEXTS)
+
+
+def test_an_eager_attention_export_is_fused_too(apps_base: Path, tmp_path: Path) -> None:
+    """A model loaded with `eager` attention scales the scores after their MatMul."""
+    import onnxruntime as ort
+
+    from etbuilder.package.export import export_onnx, load_torch_model, sample_inputs
+
+    app = cached_app(apps_base, "classification")
+    model = load_torch_model(app / "model", "classification", "cls", True)
+    model.model.set_attn_implementation("eager")
+    exported = export_onnx(model, tmp_path / "eager.onnx", app / "tokenizer.json", False, 32)
+    config = json.loads((app / "config.json").read_text())
+    heads, layers = config["num_attention_heads"], config["num_hidden_layers"]
+    result = fuse_attention(tmp_path / "eager.onnx", tmp_path / "fused.onnx", heads)
+    assert result.fused == layers
+    feeds = sample_inputs(app / "tokenizer.json", False, exported.input_names, 32, TEXTS)
+    plain, fused = (
+        ort.InferenceSession(str(tmp_path / f), providers=["CPUExecutionProvider"]).run(None, feeds)
+        for f in ("eager.onnx", "fused.onnx")
+    )
+    assert np.abs(plain[0] - fused[0]).max() <= 1e-5
