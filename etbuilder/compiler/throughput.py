@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from etbuilder.atomic import atomic_write
 
 DEFAULT_FLOPS = {"cpu": 60e9, "cuda": 20e12}
 """Effective training FLOP/s of one process when nothing was recorded on this machine."""
@@ -121,9 +122,5 @@ def record(
             "parameters": parameters,
         }
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"version": 1, "records": records[-MAX_RECORDS:]}, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".throughput.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    atomic_write(path, text, fsync=False)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from etbuilder.atomic import atomic_file
 from etbuilder.compiler.plan import Plan, TaskPlan
 from etbuilder.errors import DataError
 from etbuilder.runtime.rows import Examples
@@ -249,15 +249,8 @@ def _save(path: Path, encoded: Encoded) -> None:
         value = getattr(encoded, name)
         if value is not None:
             arrays[name] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tokens.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
 
 
 def _load(path: Path) -> Encoded | None:

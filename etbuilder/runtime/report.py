@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from etbuilder.atomic import atomic_write
 from etbuilder.compiler.plan import Plan
 from etbuilder.runtime import plots
 from etbuilder.runtime import report_sections as sections
@@ -33,23 +32,6 @@ from etbuilder.runtime.report_errors import (
     pick,
     worst_errors,
 )
-
-
-def atomic_write(path: Path, data: bytes | str) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _jsonable(value: Any) -> Any:

@@ -31,7 +31,7 @@ def now_iso() -> str:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a text file through a temporary file and a rename."""
-    from etbuilder.runtime.report import atomic_write
+    from etbuilder.atomic import atomic_write
 
     atomic_write(path, text)
 

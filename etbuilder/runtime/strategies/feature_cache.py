@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from etbuilder.atomic import atomic_file
 from etbuilder.compiler.plan import Plan
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
@@ -132,11 +132,8 @@ def cached_features(
         device=device,
     )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".features.", suffix=".pt")
-        with os.fdopen(fd, "wb") as handle:
+        with atomic_file(path) as handle:
             torch.save(values, handle)
-        os.replace(tmp, path)
         return Features(values, tokens, "written")
     except OSError:
         return Features(values, tokens, "unwritable")
