@@ -25,8 +25,22 @@ def make_accelerator(plan: Plan) -> Any:
     if threads and threads > 0:
         torch.set_num_threads(threads)
     cpu = plan.hardware.device == "cpu" or not torch.cuda.is_available()
+    if not cpu:
+        avoid_cudnn_attention()
     _forget_previous_run_precision()
     return Accelerator(mixed_precision=MIXED_PRECISION[plan.precision.used], cpu=cpu)
+
+
+def avoid_cudnn_attention() -> None:
+    """Keep SDPA off its cuDNN backend on a GPU.
+
+    Dynamic padding gives every batch its own sequence length, and cuDNN attention builds a graph
+    for each new shape: on an H100 a bf16 minilm-l6 run trained at 569 samples/s with it and
+    1,384 without it (flash / memory-efficient kernels), with the same accuracy.
+    """
+    import torch
+
+    torch.backends.cuda.enable_cudnn_sdp(False)
 
 
 def _forget_previous_run_precision() -> None:

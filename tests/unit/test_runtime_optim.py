@@ -124,3 +124,18 @@ def test_sparse_embeddings_only_on_a_single_cpu_process() -> None:
     assert use_sparse_embeddings("cpu", 1)
     assert not use_sparse_embeddings("cuda", 1)  # measured 4x slower on an H100 in bf16
     assert not use_sparse_embeddings("cpu", 2)  # DDP all-reduces dense gradients
+
+
+def test_gpu_runs_keep_attention_off_cudnn() -> None:
+    """cuDNN attention builds a graph per sequence length: 2.4x slower with dynamic padding."""
+    import torch
+
+    from etbuilder.runtime.setup import avoid_cudnn_attention
+
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    try:
+        torch.backends.cuda.enable_cudnn_sdp(True)
+        avoid_cudnn_attention()
+        assert not torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)
