@@ -24,9 +24,9 @@ def _features_prepare(plan: Plan, model: Any) -> Any:
 
 
 def _features_trainer(*args: Any, **kwargs: Any) -> Any:
-    from etbuilder.runtime.strategies.features import feature_trainer
+    from etbuilder.runtime.strategies.features import FeatureTrainer
 
-    return feature_trainer(*args, **kwargs)
+    return FeatureTrainer(*args, **kwargs)
 
 
 FEATURES = StrategyHooks(prepare_model=_features_prepare, make_trainer=_features_trainer)

@@ -251,16 +251,3 @@ class FeatureTrainer:
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def feature_trainer(
-    plan: Plan,
-    model: nn.Module,
-    data: Data,
-    run_dir: Path,
-    accelerator: Any,
-    log: MetricsLog,
-    *,
-    quiet: bool = True,
-) -> FeatureTrainer:
-    return FeatureTrainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
