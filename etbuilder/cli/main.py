@@ -120,12 +120,27 @@ def _root(
     """etbuilder: declarative transfer learning for NLP, from one YAML spec to a served app."""
 
 
+def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt an exit was raised while handling, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `etb` with `argv` (default: the process arguments); return the exit code."""
     command = typer.main.get_command(app)
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name="etb")
     except SystemExit as done:
+        interrupt = _interrupt_behind(done)
+        if interrupt is not None:  # the CLI library turned Ctrl-C into a silent exit 130
+            return report(interrupt)
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except (Exception, KeyboardInterrupt) as error:

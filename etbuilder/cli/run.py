@@ -33,13 +33,11 @@ def _is_main_process() -> bool:
 
 def _resume_dir(name: str, output: Path | None) -> Path:
     from etbuilder.errors import RunError
-    from etbuilder.runtime.rundir import latest_run_dir
+    from etbuilder.runtime.rundir import check_output_dir, check_same_spec, latest_run_dir
 
     if output is not None:
-        if not (output / "plan.json").is_file():
-            raise RunError(
-                f"nothing to resume in {output}: it holds no plan.json; run without --resume"
-            )
+        check_output_dir(output, resume=True)
+        check_same_spec(output, name)
         return output
     found = latest_run_dir(name)
     if found is None:
@@ -75,15 +73,30 @@ def run(
     """Train the spec's model, evaluate it on the test split and write the run report."""
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.runtime.engine import check_runnable, run_plan
-    from etbuilder.runtime.rundir import new_run_dir, read_plan
+    from etbuilder.runtime.rundir import (
+        check_output_dir,
+        claim_output_dir,
+        new_run_dir,
+        read_plan,
+        release_output_dir,
+    )
 
     loaded = load(spec, set_)
+    claimed = False
     if resume:
         run_dir = _resume_dir(loaded.name, output)
         plan = read_plan(run_dir)
     else:
-        plan = compile_spec(loaded, spec_path=spec)
-        check_runnable(plan)
+        if output is not None and _is_main_process():
+            check_output_dir(output, resume=False)
+            claimed = claim_output_dir(output)
+        try:
+            plan = compile_spec(loaded, spec_path=spec)
+            check_runnable(plan)
+        except BaseException:
+            if claimed and output is not None:
+                release_output_dir(output)
+            raise
         run_dir = output if output is not None else new_run_dir(plan, create=_is_main_process())
     check_runnable(plan)
     if _is_main_process():
@@ -103,6 +116,15 @@ def run(
     if plan.spec.deploy.package:
         from etbuilder.package.builder import build_app
 
+        from etbuilder.runtime.rundir import RunStatus
+
         if not quiet:
             typer.echo("etb run: packaging the app (deploy.package: false skips this)", err=True)
-        typer.echo(f"app: {build_app(result.run_dir)}")
+        try:
+            app = build_app(result.run_dir)
+        except BaseException as error:
+            RunStatus(result.run_dir).update(
+                state="failed", error=f"packaging: {type(error).__name__}: {error}"
+            )
+            raise
+        typer.echo(f"app: {app}")

@@ -67,6 +67,34 @@ def _tmp_dir(root: Path, name: str) -> Path:
     return root / f".tmp-{name}-{os.getpid()}"
 
 
+def _remove(folder: Path) -> None:
+    """Delete `folder` by renaming it to a temporary name first, so that a kill in the middle
+    leaves a `.tmp-*` folder (cleaned later), never a half-deleted `step-*` or `best-*`."""
+    doomed = folder.with_name(f".tmp-deleting-{folder.name}-{os.getpid()}")
+    try:
+        os.replace(folder, doomed)
+    except OSError:
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def clean_leftovers(root: Path) -> list[str]:
+    """Delete what an interrupted write or delete left in `root`: temporary folders and
+    checkpoint or best-model folders without their closing file. Returns the names removed."""
+    if not root.is_dir():
+        return []
+    removed = []
+    for entry in sorted(root.iterdir()):
+        name = entry.name
+        broken = (name.startswith(PREFIX) and not (entry / STATE_FILE).is_file()) or (
+            name.startswith(f"{BEST}-") and not (entry / "best.json").is_file()
+        )
+        if entry.is_dir() and (name.startswith(".tmp-") or broken):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def write_checkpoint(
     root: Path,
     step: int,
@@ -98,7 +126,7 @@ def write_checkpoint(
         _fsync_file(path)
     _fsync_dir(tmp)
     if final.exists():
-        shutil.rmtree(final)
+        _remove(final)
     os.replace(tmp, final)
     _fsync_dir(root)
     prune(root, keep)
@@ -127,7 +155,7 @@ def write_best(
     _fsync_dir(tmp)
     final = root / name
     if final.exists():
-        shutil.rmtree(final)
+        _remove(final)
     os.replace(tmp, final)
     _fsync_dir(root)
     return final
@@ -165,7 +193,7 @@ def prune(root: Path, keep: int) -> None:
     """Delete all but the `keep` most recent checkpoints, the best-model folders none of them
     (nor the newest) refers to, and leftover temporary folders of other processes."""
     for old in checkpoints(root)[: -max(1, keep)]:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old)
     wanted = set()
     for kept in checkpoints(root):
         try:
@@ -176,7 +204,7 @@ def prune(root: Path, keep: int) -> None:
     bests = _bests(root)
     for folder in bests[:-1]:
         if int(folder.name.rsplit("-", 1)[1]) not in wanted:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove(folder)
     for leftover in root.glob(".tmp-*"):
         if not leftover.name.endswith(f"-{os.getpid()}"):
             shutil.rmtree(leftover, ignore_errors=True)

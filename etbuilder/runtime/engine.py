@@ -47,15 +47,14 @@ def prepare_run_dir(plan: Plan, run_dir: Path, *, resume: bool) -> None:
     """spec.yaml and plan.json of a new run; a resumed run keeps those it has."""
     import yaml
 
+    from etbuilder.runtime.checkpoint import clean_leftovers
+    from etbuilder.runtime.rundir import check_output_dir, claim_output_dir
+
+    check_output_dir(run_dir, resume=resume)
     if resume:
-        if not (run_dir / "plan.json").is_file():
-            raise RunError(f"nothing to resume in {run_dir}: it holds no plan.json")
+        clean_leftovers(run_dir / "checkpoints")
         return
-    if (run_dir / "plan.json").is_file():
-        raise RunError(
-            f"{run_dir} already holds a run; continue it with --resume, or choose another --output"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(run_dir)
     spec = plan.spec.model_dump(mode="json", exclude_none=True)
     write_atomic(run_dir / "spec.yaml", yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     write_atomic(run_dir / "plan.json", plan.to_json())

@@ -10,6 +10,7 @@ one JSON object per logged step or evaluation, flushed at once so another proces
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -52,6 +53,104 @@ def new_run_dir(plan: Plan, base: Path | None = None, *, create: bool = True) ->
     if create:
         folder.mkdir(parents=True)
     return folder
+
+
+def _listing(folder: Path, limit: int = 5) -> str:
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _writable_parent(path: Path) -> None:
+    """Raise RunError when `path` cannot be created: an ancestor is a file, or not writable."""
+    for ancestor in path.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise RunError(
+                    f"cannot create the run folder {path}: {ancestor} is a file, not a folder; "
+                    "choose another --output"
+                )
+            return
+
+
+def check_output_dir(path: Path, *, resume: bool) -> None:
+    """Refuse, before any work, an `--output` that is not a missing path, an empty folder or
+    (with `resume`) a run folder: nothing a user owns is ever overwritten or deleted."""
+    if path.is_symlink() and not path.exists():
+        raise RunError(f"--output {path} is a broken symbolic link; choose another --output")
+    if not path.exists():
+        if resume:
+            raise RunError(f"nothing to resume: {path} does not exist; run without --resume")
+        _writable_parent(path)
+        return
+    if not path.is_dir():
+        raise RunError(
+            f"--output {path} is a file, not a folder; give a missing or empty folder instead"
+        )
+    if resume:
+        if not (path / "plan.json").is_file():
+            holds = f" (it holds: {_listing(path)})" if any(path.iterdir()) else ""
+            raise RunError(
+                f"nothing to resume in {path}: it is not a run folder (no plan.json){holds}; "
+                "run without --resume into a new folder"
+            )
+        return
+    if (path / "plan.json").is_file():
+        raise RunError(
+            f"{path} already holds a run; continue it with --resume, or choose another --output"
+        )
+    if any(path.iterdir()):
+        raise RunError(
+            f"--output {path} is not empty (it holds: {_listing(path)}); a run writes only into "
+            "a missing or empty folder, so nothing of yours is overwritten: choose another "
+            "--output"
+        )
+
+
+def claim_output_dir(path: Path) -> bool:
+    """Create the run folder `path` (checked by `check_output_dir`); True when it was created.
+
+    A folder that cannot be created or written (read-only, no permission) raises RunError.
+    """
+    created = not path.exists()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".etb-write-check-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        if created and path.is_dir():
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        reason = error.strerror or type(error).__name__
+        raise RunError(
+            f"cannot write the run folder {path}: {reason}; choose a folder you can write to "
+            "with --output"
+        ) from None
+    return created
+
+
+def release_output_dir(path: Path) -> None:
+    """Remove the run folder `claim_output_dir` created when nothing was written into it."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def check_same_spec(run_dir: Path, name: str) -> None:
+    """With --resume: the run folder must hold a run of the spec named `name`."""
+    try:
+        saved = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
+        saved_name = saved["spec"]["name"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(
+            f"{run_dir}/plan.json cannot be read: the run folder is damaged; start a new run"
+        ) from None
+    if saved_name != name:
+        raise RunError(
+            f"{run_dir} holds a run of the spec {saved_name!r}, not {name!r}; resume it with "
+            f"its own spec ({run_dir}/spec.yaml), or run this spec into another --output"
+        )
 
 
 def latest_run_dir(name: str, base: Path | None = None) -> Path | None:

@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from etbuilder.errors import SpecProblem
 from etbuilder.spec import _walk
 from etbuilder.spec._hints import did_you_mean, show
+from etbuilder.spec import limits
 from etbuilder.spec._yaml import DataPath, Document, dotted
 
 UNION_NOUNS = {"task": "task", "strategy": "strategy", "then": "strategy to follow dapt"}
@@ -65,10 +66,19 @@ def problems_from_validation(
             kept.extend(deeper)
         else:
             merged.append(_merged_problem(union_path, group[0].unions[0].annotation, document))
-    problems = [_problem(entry, document) for entry in kept] + merged
+    shown = kept[: limits.MAX_PROBLEMS]
+    problems = [_problem(entry, document) for entry in shown] + merged
     unique: dict[tuple[Any, ...], SpecProblem] = {}
     for problem in problems:
         unique.setdefault((problem.path, problem.message, problem.line), problem)
+    if len(kept) > len(shown):
+        more = len(kept) - len(shown)
+        unique[("", "more", None)] = SpecProblem(
+            "",
+            f"{more:,} more problems like these are not listed",
+            document.file,
+            hint="fix the listed ones first, then run again",
+        )
     return list(unique.values())
 
 

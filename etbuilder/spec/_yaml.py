@@ -17,11 +17,33 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from etbuilder.errors import SpecError, SpecProblem
+from etbuilder.spec import limits
 
 DataPath = tuple[str | int, ...]
 """A path into the data: mapping keys and list indices."""
 
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader, refusing nesting deeper than libyaml's own limit
+    (it would otherwise recurse until Python's recursion limit)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > _COMPOSE_DEPTH:
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, "exceeded maximum nesting depth", event.start_mark
+                )
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+
+_COMPOSE_DEPTH = 200
+"""Nesting the Python loader composes (libyaml stops at 1000; the converter allows far less)."""
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", _DepthLimitedLoader)
 """libyaml's safe loader when PyYAML has it (about 10x faster to compose), else the Python one."""
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -98,10 +120,18 @@ def _mark(node: Node, file: str) -> Location:
     return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def parse_document(text: str, file: str, env: Mapping[str, str] | None = None) -> Document:
-    """Parse YAML `text` safely; raise SpecError for text that is not a YAML mapping."""
+def parse_document(
+    text: str,
+    file: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    loader_class: type[yaml.SafeLoader] | None = None,
+) -> Document:
+    """Parse YAML `text` safely; raise SpecError for text that is not a YAML mapping, or that is
+    or expands to more than `limits` allow. `loader_class`: a PyYAML loader (tests)."""
+    limits.check_spec_size(len(text.encode("utf-8", "surrogatepass")), file)
     try:
-        loader = _LOADER(text)
+        loader = (loader_class or _LOADER)(text)
     except yaml.reader.ReaderError as error:
         raise SpecError(_reader_problem(error, text, file)) from None
     try:
@@ -110,9 +140,18 @@ def parse_document(text: str, file: str, env: Mapping[str, str] | None = None) -
         except yaml.reader.ReaderError as error:
             raise SpecError(_reader_problem(error, text, file)) from None
         except yaml.MarkedYAMLError as error:
-            raise SpecError(_syntax_problem(error, file)) from None
+            raise SpecError(_syntax_problem(error, file, text)) from None
         except yaml.YAMLError as error:
             raise SpecError(SpecProblem("", f"not valid YAML: {error}", file=file)) from None
+        except RecursionError:
+            raise SpecError(
+                SpecProblem(
+                    "",
+                    "not valid YAML: exceeded maximum nesting depth",
+                    file=file,
+                    hint="no spec section is that deep: check the brackets and the indentation",
+                )
+            ) from None
         if root is None:
             raise SpecError(
                 SpecProblem("", "the spec is empty; it needs at least name, data and task", file)
@@ -147,7 +186,18 @@ def _reader_problem(error: yaml.reader.ReaderError, text: str, file: str) -> Spe
     return SpecProblem("", message, file, line, column, "remove it or write it as an escape")
 
 
-def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> SpecProblem:
+def _tab_near(text: str, line: int) -> bool:
+    """Whether the indentation of line `line` (0-based) or of the line before holds a tab."""
+    lines = text.split("\n")
+    for index in (line, line - 1):
+        if 0 <= index < len(lines):
+            body = lines[index]
+            if "\t" in body[: len(body) - len(body.lstrip(" \t"))]:
+                return True
+    return False
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError, file: str, text: str = "") -> SpecProblem:
     mark = error.problem_mark or error.context_mark
     what = error.problem or error.context or "cannot be parsed"
     if error.context and error.problem and "while" not in error.context:
@@ -157,14 +207,18 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str) -> SpecProblem:
         what += (
             f" ({error.context.removeprefix('while parsing ')} started on line {opened.line + 1})"
         )
-    if "\t" in what or "'\\t'" in what:
-        what += " (YAML indents with spaces, not tabs)"
+    hint = None
+    if "\t" in what or "'\\t'" in what or re.search(r"\btab", what) or (mark and _tab_near(text, mark.line)):
+        hint = "YAML indents with spaces, not tabs: replace the tabs at the start of the line"
+    if "maximum nesting depth" in what:
+        hint = "no spec section is that deep: check the brackets and the indentation"
     return SpecProblem(
         path="",
         message=f"not valid YAML: {what}",
         file=file,
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
+        hint=hint,
     )
 
 
@@ -176,8 +230,16 @@ class _Converter:
         self.document = document
         self.env = env
         self.active: set[int] = set()
+        self.values = 0
 
     def convert(self, node: Node, path: DataPath) -> Any:
+        self.values += 1
+        if self.values > limits.MAX_VALUES:
+            where = _mark(node, self.document.file)
+            raise limits.too_many_values(where.file, where.line, where.column)
+        if len(path) > limits.MAX_DEPTH:
+            where = _mark(node, self.document.file)
+            raise limits.too_deep(dotted(path[:8]) + "...", where.file, where.line, where.column)
         self.document.values.setdefault(path, _mark(node, self.document.file))
         if id(node) in self.active:
             self._problem(node, path, "an alias refers to itself; YAML recursion is not allowed")

@@ -20,6 +20,7 @@ from etbuilder.spec._hints import did_you_mean, show
 from etbuilder.spec._problems import problems_from_validation
 from etbuilder.spec._yaml import Document, parse_document
 from etbuilder.spec.data import DataFile
+from etbuilder.spec.limits import MAX_SPEC_BYTES, check_spec_size
 from etbuilder.spec.overrides import apply_overrides
 from etbuilder.spec.rules import RuleContext, run_rules
 from etbuilder.spec.spec import SPEC_VERSIONS, Spec
@@ -47,7 +48,10 @@ def load_spec(
         hint = did_you_mean(file.name, siblings)
         raise SpecError(SpecProblem("", "no such file", shown, hint=hint))
     try:
-        data = file.read_bytes()
+        check_spec_size(file.stat().st_size, shown)
+        with file.open("rb") as handle:  # at most one byte over the limit, whatever the size
+            data = handle.read(MAX_SPEC_BYTES + 1)
+        check_spec_size(len(data), shown)
     except OSError as error:
         raise SpecError(SpecProblem("", f"cannot read the file: {error.strerror}", shown)) from None
     if b"\x00" in data:
