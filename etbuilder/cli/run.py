@@ -115,7 +115,6 @@ def run(
     typer.echo(_summary(result, plan))
     if plan.spec.deploy.package:
         from etbuilder.package.builder import build_app
-
         from etbuilder.runtime.rundir import RunStatus
 
         if not quiet:

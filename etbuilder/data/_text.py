@@ -24,11 +24,16 @@ def delimiter_yaml(delimiter: str) -> str:
     return '"\\t"' if delimiter == "\t" else f'"{delimiter}"'
 
 
-def read_bytes(path: str) -> bytes:
-    """The bytes of `path`; missing, unreadable and folder paths raise DataError."""
+def read_bytes(path: str, limit: int | None = None) -> bytes:
+    """The bytes of `path` (its first `limit` bytes when given); missing, unreadable and folder
+    paths raise DataError."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        if limit is None:
+            data = p.read_bytes()
+        else:
+            with p.open("rb") as handle:
+                data = handle.read(limit)
     except FileNotFoundError:
         parent = p.parent
         hint = "check the path; relative paths are relative to the spec file's folder"
@@ -54,8 +59,9 @@ def read_bytes(path: str) -> bytes:
     return data
 
 
-def decode(data: bytes, encoding: str, path: str) -> str:
-    """`data` decoded; a UTF-8 byte-order mark is dropped. Bad bytes raise DataError."""
+def codec_name(encoding: str, path: str) -> str:
+    """The codec to read a file in `encoding` with (`utf-8-sig` for UTF-8: a BOM is never data);
+    an unknown encoding raises DataError."""
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
@@ -64,8 +70,12 @@ def decode(data: bytes, encoding: str, path: str) -> str:
             file=path,
             hint="use a Python codec name such as utf-8, utf-8-sig, latin-1 or cp1252",
         ) from None
-    if name == "utf-8":
-        encoding = "utf-8-sig"  # a BOM is never data
+    return "utf-8-sig" if name == "utf-8" else encoding
+
+
+def decode(data: bytes, encoding: str, path: str) -> str:
+    """`data` decoded; a UTF-8 byte-order mark is dropped. Bad bytes raise DataError."""
+    encoding = codec_name(encoding, path)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:

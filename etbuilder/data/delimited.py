@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from typing import TextIO
 
 from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import (
+    codec_name,
     decode,
     delimiter_name,
     delimiter_yaml,
@@ -26,11 +28,11 @@ def default_column_names(count: int) -> list[str]:
     return [f"column{i}" for i in range(1, count + 1)]
 
 
-def _records(text: str, delimiter: str, quoting: bool) -> Iterator[tuple[int, list[str]]]:
-    """(first line, fields) of every non-blank record."""
+def _records(stream: TextIO, delimiter: str, quoting: bool) -> Iterator[tuple[int, list[str]]]:
+    """(first line, fields) of every non-blank record of a text stream opened with newline=""."""
     csv.field_size_limit(2**31 - 1)  # long texts are data, not an error
     reader = csv.reader(
-        io.StringIO(text, newline=""),
+        stream,
         delimiter=delimiter,
         quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
         strict=True,
@@ -61,18 +63,11 @@ def read_delimited(source: SplitSource) -> Table:
     path = source.path
     delimiter = source.delimiter or DEFAULT_DELIMITERS.get(source.format, ",")
     text = decode(read_bytes(path), source.encoding, path)
-    records = _records(text, delimiter, source.quoting)
+    records = _records(io.StringIO(text, newline=""), delimiter, source.quoting)
     try:
         names, lines, rows = _collect(source, records, text, delimiter)
     except _QuoteError as exc:
-        detail = str(exc).replace(f"'{delimiter}'", delimiter_name(delimiter))
-        raise DataError(
-            f'a `"` is misplaced for a quoted field ({detail})',
-            file=path,
-            row=exc.line,
-            hint='if `"` is part of the text rather than quotes around fields, '
-            "set `quoting: false`; otherwise double the quotes inside quoted fields",
-        ) from None
+        raise _quote_error(exc, path, delimiter) from None
     if not rows:
         raise DataError(
             "the file has a header but no data rows" if source.header else "the file is empty",
@@ -80,6 +75,75 @@ def read_delimited(source: SplitSource) -> Table:
         )
     data = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return Table(names, data, lines, path)
+
+
+def _quote_error(exc: _QuoteError, path: str, delimiter: str) -> DataError:
+    detail = str(exc).replace(f"'{delimiter}'", delimiter_name(delimiter))
+    return DataError(
+        f'a `"` is misplaced for a quoted field ({detail})',
+        file=path,
+        row=exc.line,
+        hint='if `"` is part of the text rather than quotes around fields, '
+        "set `quoting: false`; otherwise double the quotes inside quoted fields",
+    )
+
+
+SAMPLE_BYTES = 256 * 1024
+"""What a streamed read decodes up front for its hints (the delimiter sniffer)."""
+
+
+def iter_delimited(source: SplitSource, rows: int) -> Iterator[Table]:
+    """The csv/tsv file of `source` as Tables of at most `rows` rows, read as it is consumed:
+    memory holds one chunk, whatever the file's size. Same checks and errors as
+    `read_delimited`."""
+    path = source.path
+    delimiter = source.delimiter or DEFAULT_DELIMITERS.get(source.format, ",")
+    head = read_bytes(path, limit=SAMPLE_BYTES)  # missing, unreadable, empty: the same errors
+    sample = head.decode(codec_name(source.encoding, path), errors="replace")
+    encoding = codec_name(source.encoding, path)
+    with open(path, encoding=encoding, newline="") as handle:
+        records = _records(handle, delimiter, source.quoting)
+        try:
+            yield from _chunks(source, records, sample, delimiter, rows)
+        except _QuoteError as exc:
+            raise _quote_error(exc, path, delimiter) from None
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"the file is not valid {encoding} (byte 0x{exc.object[exc.start]:02x})",
+                file=path,
+                hint="set `encoding:` to the file's encoding, e.g. cp1252",
+            ) from None
+
+
+def _chunks(
+    source: SplitSource,
+    records: Iterator[tuple[int, list[str]]],
+    sample: str,
+    delimiter: str,
+    size: int,
+) -> Iterator[Table]:
+    limited = SplitSource.model_copy(source, update={"max_rows": max(1, size)})
+    names, lines, rows = _collect(limited, records, sample, delimiter)
+    if not rows:
+        raise DataError(
+            "the file has a header but no data rows" if source.header else "the file is empty",
+            file=source.path,
+        )
+    width = len(names)
+    while rows:
+        yield Table(
+            names, {n: [r[i] for r in rows] for i, n in enumerate(names)}, lines, source.path
+        )
+        lines, rows = [], []
+        for line, fields in records:
+            if len(fields) != width:
+                _ragged(source, sample, line, len(fields), width, delimiter)
+            if source.quoting and delimiter == "\t":
+                _check_swallowed_rows(source, line, fields, width)
+            lines.append(line)
+            rows.append(fields)
+            if len(rows) >= size:
+                break
 
 
 def _collect(
@@ -122,15 +186,17 @@ def _collect(
         lines.append(first_line)
         rows.append(first_fields)
     limit = source.max_rows
+    if limit is not None and len(rows) >= limit:
+        return names, lines, rows
     for line, fields in records:
-        if limit is not None and len(rows) >= limit:
-            break
         if len(fields) != width:
             _ragged(source, text, line, len(fields), width, delimiter)
         if source.quoting and delimiter == "\t":
             _check_swallowed_rows(source, line, fields, width)
         lines.append(line)
         rows.append(fields)
+        if limit is not None and len(rows) >= limit:
+            break  # no record is read and dropped: a streamed read goes on from here
     return names, lines, rows
 
 

@@ -11,7 +11,7 @@ from etbuilder.data.table import Table
 from etbuilder.errors import DataError, MissingExtraError
 
 
-def _table_from_records(
+def table_from_records(
     records: list[dict[str, Any]], lines: list[int], path: str, columns: list[str] | None
 ) -> Table:
     names: dict[str, None] = {}
@@ -65,7 +65,7 @@ def read_jsonl(source: SplitSource) -> Table:
         lines.append(number)
     if not records:
         raise DataError("the file holds no JSON records", file=path)
-    return _table_from_records(records, lines, path, source.columns)
+    return table_from_records(records, lines, path, source.columns)
 
 
 def _read_json_array(text: str, source: SplitSource) -> Table:
@@ -85,7 +85,7 @@ def _read_json_array(text: str, source: SplitSource) -> Table:
         raise DataError("the file holds no JSON records", file=path)
     records = value[: source.max_rows] if source.max_rows is not None else value
     # Rows have no line of their own in a JSON array: report the record's 1-based position.
-    return _table_from_records(records, list(range(1, len(records) + 1)), path, source.columns)
+    return table_from_records(records, list(range(1, len(records) + 1)), path, source.columns)
 
 
 def read_parquet(source: SplitSource) -> Table:

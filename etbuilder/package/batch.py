@@ -1,5 +1,8 @@
 """`etb predict` on a packaged app: a file's rows labelled by the app's ONNX model, no torch.
 
+The file is streamed: read, labelled and written a chunk at a time, so a file of millions of
+rows runs in the memory of one chunk.
+
 The file is read with the read options of the run's training file (the app's run folder holds
 the plan) or, for an app moved away from its run, by its extension with the manifest's columns.
 """
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder.compiler.plan import Plan, SplitSource
+from etbuilder.data.chunks import CHUNK_ROWS
+from etbuilder.data.output import prediction_records
 from etbuilder.errors import DataError, RunError
 from etbuilder.package.predict import predict_with_app
 
@@ -30,42 +35,39 @@ def _plan_near(app: Path) -> Plan | None:
     return None
 
 
-def _read(app: Path, input_file: Path) -> tuple[Any, list[Any], SplitSource]:
-    """The input table, the model inputs per row (texts, pairs or joined words), the source."""
-    from etbuilder.data import read_split
-    from etbuilder.runtime.rows import examples_from_table
-    from etbuilder.runtime.scoring import user_source
+def _source(app: Path, input_file: Path, plan: Plan | None) -> SplitSource:
+    """How to read `input_file`: the training file's read options when the run is near."""
     from etbuilder.spec.data import EXTENSION_FORMATS
 
-    plan = _plan_near(app)
     if plan is not None:
-        source = user_source(plan, input_file)
-        table = read_split(source)
-        examples = examples_from_table(plan, table)
-        if examples.pairs is not None:
-            return table, [list(p) for p in examples.pairs], source
-        return table, list(examples.texts), source
+        from etbuilder.runtime.scoring import user_source
+
+        return user_source(plan, input_file)
     if not input_file.is_file():
         raise DataError("no such file", file=str(input_file), hint="check the path")
-    manifest = json.loads((app / "manifest.json").read_text(encoding="utf-8"))
-    columns = list(manifest["task"]["text_columns"])
     fmt = EXTENSION_FORMATS.get(input_file.suffix.lower(), "csv")
-    source = SplitSource(name="test", path=str(input_file), format=fmt)
-    table = read_split(source)
+    return SplitSource(name="test", path=str(input_file), format=fmt)
+
+
+def _inputs(table: Any, plan: Plan | None, columns: list[str]) -> list[Any]:
+    """The model inputs of one chunk's rows: texts, pairs or joined words."""
+    if plan is not None:
+        from etbuilder.runtime.rows import examples_from_table
+
+        examples = examples_from_table(plan, table)
+        if examples.pairs is not None:
+            return [list(p) for p in examples.pairs]
+        return list(examples.texts)
     missing = [c for c in columns if c not in table.columns]
     if missing or not columns:
         raise DataError(
             f"missing column(s) {', '.join(map(repr, missing or ['text']))}",
-            file=str(input_file),
+            file=table.file,
             hint=f"the app reads the columns {columns}; this file has {list(table.columns)}",
         )
     if len(columns) == 2:
-        return (
-            table,
-            [[a, b] for a, b in zip(*(table.column(c) for c in columns), strict=True)],
-            source,
-        )
-    return table, [str(t) for t in table.column(columns[0])], source
+        return [[a, b] for a, b in zip(*(table.column(c) for c in columns), strict=True)]
+    return [str(t) for t in table.column(columns[0])]
 
 
 def _prediction(result: dict[str, Any]) -> tuple[Any, Any]:
@@ -83,23 +85,47 @@ def _cell(prediction: Any) -> Any:
     return prediction
 
 
-def predict_file_with_app(app: Path, input_file: Path, output_file: Path) -> int:
-    """Write `input_file`'s rows with `prediction` (and `score`) columns from the app's model."""
-    from etbuilder.runtime.scoring import write_predictions
+def predict_file_with_app(
+    app: Path,
+    input_file: Path,
+    output_file: Path,
+    *,
+    escape_formulas: bool = True,
+    overwrite: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
+    """Write `input_file`'s rows with `prediction` (and `score`) columns from the app's model.
 
-    table, inputs, source = _read(app, input_file)
-    results = predict_with_app(app, inputs)
-    pairs = [_prediction(r) for r in results]
-    predictions = [_cell(p) for p, _ in pairs]
-    scores = [s for _, s in pairs]
-    has_scores = any(s is not None for s in scores)
+    The output path and format are checked before any inference; the input is read, labelled
+    and written `chunk_rows` rows at a time, so memory does not grow with the file.
+    """
+    from etbuilder.data.chunks import iter_chunks
+    from etbuilder.data.output import PredictionWriter, check_output
+
+    fmt = check_output(output_file, input_file, overwrite=overwrite)
+    plan = _plan_near(app)
+    source = _source(app, input_file, plan)
     manifest = json.loads((app / "manifest.json").read_text(encoding="utf-8"))
-    write_predictions(
-        table,
-        source,
-        output_file,
-        predictions,
-        [round(float(s), 6) if s is not None else None for s in scores] if has_scores else None,
-        dict(manifest["task"].get("options", {})),
-    )
-    return len(results)
+    columns = list(manifest["task"]["text_columns"])
+    options = dict(manifest["task"].get("options", {}))
+    delimiter = source.delimiter if source.format == fmt else None
+    with PredictionWriter(
+        output_file, fmt, delimiter=delimiter, escape_formulas=escape_formulas
+    ) as writer:
+        for table in iter_chunks(source, chunk_rows):
+            results = predict_with_app(app, _inputs(table, plan, columns))
+            pairs = [_prediction(r) for r in results]
+            scores = [s for _, s in pairs]
+            writer.write(
+                prediction_records(
+                    table,
+                    [_cell(p) for p, _ in pairs],
+                    [round(float(s), 6) if s is not None else None for s in scores]
+                    if any(s is not None for s in scores)
+                    else None,
+                    fmt,
+                    options,
+                    writer.delimiter,
+                )
+            )
+    return writer.rows

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +12,6 @@ from etbuilder.compiler.plan import Plan, SplitSource
 from etbuilder.errors import DataError, RunError
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
 from etbuilder.runtime.rows import Examples, examples_from_table, load_examples
-
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 
 
 @dataclass
@@ -114,8 +110,21 @@ def _vectors(loaded: LoadedRun, examples: Examples) -> np.ndarray:
     return np.asarray(out.values)
 
 
-def predict_file(run_dir: Path, input_file: Path, output_file: Path) -> int:
-    """Write `input_file`'s rows with `prediction` (and `score`) columns; returns the row count."""
+def predict_file(
+    run_dir: Path,
+    input_file: Path,
+    output_file: Path,
+    *,
+    escape_formulas: bool = True,
+    overwrite: bool = False,
+) -> int:
+    """Write `input_file`'s rows with `prediction` (and `score`) columns; returns the row count.
+
+    The output path and format are checked before the model is loaded.
+    """
+    from etbuilder.data.output import check_output
+
+    check_output(output_file, input_file, overwrite=overwrite)
     loaded = load_run(run_dir)
     table, examples, source = read_user_file(loaded.plan, input_file)
     task = loaded.plan.task
@@ -127,14 +136,10 @@ def predict_file(run_dir: Path, input_file: Path, output_file: Path) -> int:
         predictions = [r.get("prediction") for r in rows]
         if rows and "score" in rows[0]:
             scores = [round(float(r["score"]), 6) for r in rows]
-    write_predictions(table, source, output_file, predictions, scores, task.options)
+    write_predictions(
+        table, source, output_file, predictions, scores, task.options, escape_formulas
+    )
     return len(predictions)
-
-
-def _cell(value: Any, separator: str) -> Any:
-    if isinstance(value, list | tuple):
-        return separator.join(str(v) for v in value)
-    return value
 
 
 def write_predictions(
@@ -144,38 +149,18 @@ def write_predictions(
     predictions: list[Any],
     scores: list[Any] | None,
     options: dict[str, Any],
+    escape_formulas: bool = True,
 ) -> None:
     """The input rows plus prediction (and score) columns, in the output file's format."""
-    from etbuilder.spec.data import EXTENSION_FORMATS
+    from etbuilder.data.output import OUTPUT_FORMATS, PredictionWriter, prediction_records
 
-    fmt = EXTENSION_FORMATS.get(path.suffix.lower(), source.format)
-    if fmt not in OUTPUT_FORMATS:
+    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
+    if fmt is None:
         raise DataError(
-            f"cannot write predictions as {fmt}",
+            f"cannot write predictions as {path.suffix!r}",
             file=str(path),
-            hint="name the output .csv, .tsv or .jsonl",
+            hint="name the output .csv, .tsv, .jsonl or .parquet",
         )
-    extra = ["prediction"] + (["score"] if scores is not None else [])
-    columns = [c for c in table.columns if c not in extra] + extra
-    records = []
-    for i, row in enumerate(table.rows()):
-        record = {c: row[c] for c in table.columns if c not in extra}
-        record["prediction"] = predictions[i]
-        if scores is not None:
-            record["score"] = scores[i]
-        records.append(record)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "jsonl":
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        path.write_text(text, encoding="utf-8")
-        return
-    delimiter = source.delimiter if source.format == fmt and source.delimiter else None
-    delimiter = delimiter or ("\t" if fmt == "tsv" else ",")
-    separator = " " if delimiter != " " else ","
-    if options.get("separator"):
-        separator = str(options["separator"])
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
-        writer.writerow(columns)
-        for record in records:
-            writer.writerow([_cell(record.get(c), separator) for c in columns])
+    delimiter = source.delimiter if source.format == fmt else None
+    with PredictionWriter(path, fmt, delimiter=delimiter, escape_formulas=escape_formulas) as out:
+        out.write(prediction_records(table, predictions, scores, fmt, options, out.delimiter))

@@ -15,9 +15,8 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from etbuilder.errors import SpecProblem
-from etbuilder.spec import _walk
+from etbuilder.spec import _walk, limits
 from etbuilder.spec._hints import did_you_mean, show
-from etbuilder.spec import limits
 from etbuilder.spec._yaml import DataPath, Document, dotted
 
 UNION_NOUNS = {"task": "task", "strategy": "strategy", "then": "strategy to follow dapt"}

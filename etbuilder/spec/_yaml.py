@@ -22,6 +22,7 @@ from etbuilder.spec import limits
 DataPath = tuple[str | int, ...]
 """A path into the data: mapping keys and list indices."""
 
+
 class _DepthLimitedLoader(yaml.SafeLoader):
     """PyYAML's pure-Python safe loader, refusing nesting deeper than libyaml's own limit
     (it would otherwise recurse until Python's recursion limit)."""
@@ -208,7 +209,8 @@ def _syntax_problem(error: yaml.MarkedYAMLError, file: str, text: str = "") -> S
             f" ({error.context.removeprefix('while parsing ')} started on line {opened.line + 1})"
         )
     hint = None
-    if "\t" in what or "'\\t'" in what or re.search(r"\btab", what) or (mark and _tab_near(text, mark.line)):
+    tabbed = "\t" in what or "'\\t'" in what or re.search(r"\btab", what)
+    if tabbed or (mark and _tab_near(text, mark.line)):
         hint = "YAML indents with spaces, not tabs: replace the tabs at the start of the line"
     if "maximum nesting depth" in what:
         hint = "no spec section is that deep: check the brackets and the indentation"

@@ -96,7 +96,9 @@ def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> t
 
 
 @pytest.mark.parametrize("case", HOSTILE, ids=[c.id for c in HOSTILE])
-def test_hostile_spec_is_refused_cheaply_with_one_clear_message(case: Hostile, loader: type) -> None:
+def test_hostile_spec_is_refused_cheaply_with_one_clear_message(
+    case: Hostile, loader: type
+) -> None:
     tracemalloc.start()
     try:
         with pytest.raises(SpecError) as raised:
