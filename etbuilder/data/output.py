@@ -36,6 +36,8 @@ def check_output(path: Path, input_file: Path | None = None, *, overwrite: bool 
     """The format to write `path` in; raise DataError, before any work, for a path that cannot be
     written: an unknown extension, a folder, the input itself, an existing file (unless
     `overwrite`), a parent that is a file or cannot be written."""
+    if path.is_dir():
+        raise DataError("this is a folder", file=str(path), hint="name a file to write")
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(
@@ -43,8 +45,6 @@ def check_output(path: Path, input_file: Path | None = None, *, overwrite: bool 
             file=str(path),
             hint="name the output .csv, .tsv, .jsonl or .parquet",
         )
-    if path.is_dir():
-        raise DataError("this is a folder", file=str(path), hint="name a file to write")
     same = input_file is not None and path.exists() and input_file.exists()
     if same and input_file is not None and path.resolve() == input_file.resolve():
         raise DataError(

@@ -154,3 +154,42 @@ def test_gradient_accumulation_steps_once_per_group(
     plan = json.loads((out / "plan.json").read_text())
     assert plan["schedule"]["global_batch"] == 16
     assert accumulated["test"]["n"] == plain["test"]["n"]
+
+
+def test_predict_output_reads_back_exactly_through_the_app(
+    trained: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    _, run = trained
+    texts = [
+        "a lone\rcarriage return",
+        '=HYPERLINK("http://example.com","x")',
+        "a windows\r\nline break",
+        '"quoted", with comma',
+        "@SUM(A1)",
+        "plain",
+    ]
+    source = tmp_path / "hostile.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(
+            [["id", "sentence"]] + [[str(i), t] for i, t in enumerate(texts)]
+        )
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(run / "app"), "-i", str(source), "-o", str(out)]) == 0
+    with open(out, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    escaped = ["'" + t if t[0] in "=@" else t for t in texts]
+    assert [r["sentence"] for r in rows] == escaped
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(frame["id"]) == [str(i) for i in range(len(texts))]
+    assert list(frame["sentence"]) == escaped
+    raw = tmp_path / "raw.tsv"
+    args = ["predict", str(run / "app"), "-i", str(source), "-o", str(raw)]
+    assert main([*args, "--no-escape-formulas"]) == 0
+    assert list(pd.read_csv(raw, sep="\t", dtype=str)["sentence"]) == texts
+    # the output is checked before any inference: an existing file is left as it was
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "the file exists already" in capsys.readouterr().err
+    assert list(pd.read_csv(raw, sep="\t", dtype=str)["sentence"]) == texts
