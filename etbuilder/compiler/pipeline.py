@@ -16,6 +16,7 @@ from etbuilder import __version__
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
+from etbuilder.compiler.passes.data_checks import check_data
 from etbuilder.compiler.passes.estimates import estimate_cost
 from etbuilder.compiler.passes.max_length import choose_max_length
 from etbuilder.compiler.passes.precision import choose_precision
@@ -37,6 +38,7 @@ PASSES: list[Pass] = [
     resolve_sources,  # read options per split; carve validation/test from train when missing
     read_data,  # read every file once, check the task's columns, apply the split, fingerprint
     profile_data,  # rows, empty texts, labels, duplicates, overlap, token-length percentiles
+    check_data,  # refuse a single class, a class too rare to stratify, unseen held-out labels
     choose_max_length,  # auto: 99% coverage rounded up to 8, capped; count truncated examples
     choose_task,  # label mapping, head, loss, metric (f1_macro when imbalanced), pooling
     lower_strategy,  # trainable groups, frozen modules, LoRA targets, teacher, caches, dapt

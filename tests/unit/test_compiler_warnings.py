@@ -116,8 +116,10 @@ def test_empty_texts(tmp_path: Path) -> None:
 
 
 def test_unseen_labels(tmp_path: Path) -> None:
+    # a held-out label the training data never shows is kept only when task.labels lists it
     test = [*_clean(18, 9000), (sentence(9500), "maybe"), (sentence(9501), "maybe")]
-    plan = _plan(tmp_path, _clean(200), test)
+    spec = WITH_FILES.replace("  label: label\n", "  label: label\n  labels: [neg, pos, maybe]\n")
+    plan = _plan(tmp_path, _clean(200), test, spec=spec)
     test_profile = plan.data.profiles[2]
     assert test_profile.unseen_labels == ["maybe"]
     assert "unseen_labels" in _codes(plan)
