@@ -117,5 +117,13 @@ def compile_spec(
 
         hardware = detect_hardware()
     path = Path(spec_path).resolve() if spec_path is not None else None
-    ctx = run_passes(CompileContext(spec=spec, hardware=hardware, spec_path=path))
-    return build_plan(ctx)
+    ctx = CompileContext(spec=spec, hardware=hardware, spec_path=path)
+    if spec.environment_values:
+        ctx = ctx.decide(
+            "spec.environment",  # read back by etbuilder.package.disclosure
+            spec.environment_values,
+            "values read from environment variables that deploy.public_env does not list: "
+            "the packaged app shows `${NAME}` in their place",
+            "spec",
+        )
+    return build_plan(run_passes(ctx))

@@ -19,6 +19,7 @@ from typing import Any
 from etbuilder.compiler.plan import Plan
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
+from etbuilder.package.disclosure import scrub_app
 from etbuilder.package.evalset import EvalSet, load_test_set
 from etbuilder.package.manifest import base_manifest
 from etbuilder.package.quality import Measurement, decide, measure
@@ -160,6 +161,7 @@ def _assemble(
     _write_json(app / "manifest.json", manifest)
     card = model_card.render(plan, manifest, {"inputs": samples[:2]})
     (app / "README.md").write_text(card, encoding="utf-8")
+    scrub_app(app, plan, run_dir)
 
 
 def _fuse_attention(app: Path, torch_model: Any, feeds: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ replays the compiler's reading and split recipe, so the rows are those the run s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from etbuilder.compiler.plan import Plan
@@ -52,7 +53,7 @@ def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
     if split is None or len(split) == 0:
         return None, "the test split is empty"
     n = min(len(split), MAX_EXAMPLES)
-    source = f"test split: {n} rows of {split.file}"
+    source = f"test split: {n} rows of {Path(split.file).name}"
     return _from_examples(plan, split, n, source), ""
 
 

@@ -61,6 +61,6 @@ def base_manifest(plan: Plan, run_dir: Path, pad_id: int) -> dict[str, Any]:
         "strategy": plan.strategy.type,
         "etbuilder_version": __version__,
         "spec_hash": plan.spec_hash,
-        "created_from": str(run_dir.resolve()),
+        "created_from": run_dir.resolve().name,
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from etbuilder.compiler.plan import Plan
+from etbuilder.package.disclosure import public_name
 
 DECIDES = {
     "classification": "one label per text, out of {n}: {labels}",
@@ -63,7 +64,7 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
     ]
     for source in plan.data.sources:
         carved = " (carved from train)" if source.carved_from_train else ""
-        lines.append(f"- {source.name}: `{source.path}`{carved}")
+        lines.append(f"- {source.name}: `{public_name(source.path)}`{carved}")
     for profile in plan.data.profiles:
         lines.append(f"- {profile.name}: {profile.rows:,} rows")
     lines += ["", "## Quality", ""]

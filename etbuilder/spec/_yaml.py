@@ -74,6 +74,8 @@ class Document:
     problems: list[SpecProblem] = field(default_factory=list)
     broken: set[str] = field(default_factory=set)
     """Dotted paths whose YAML value could not be read (already reported; read as null)."""
+    environment: dict[str, list[str]] = field(default_factory=dict)
+    """Dotted path -> the environment variables whose values were interpolated there."""
 
     def locate(self, path: DataPath, key: bool = False) -> Location:
         """Location of the value (or of its key) at `path`, else of the nearest enclosing one."""
@@ -323,12 +325,14 @@ class _Converter:
 
     def _interpolate(self, text: str, node: Node, path: DataPath, plain: bool) -> Any:
         missing: list[str] = []
+        used: list[str] = []
 
         def substitute(match: re.Match[str]) -> str:
             escaped, name, default = match.groups()
             if escaped:
                 return match.group(0)[1:]
             if name in self.env:
+                used.append(name)
                 return self.env[name]
             if default is not None:
                 return default
@@ -336,6 +340,8 @@ class _Converter:
             return match.group(0)
 
         result = _ENV.sub(substitute, text)
+        if used:
+            self.document.environment[dotted(path)] = sorted(set(used))
         for name in missing:
             self._problem(
                 node,

@@ -39,3 +39,7 @@ class DeploySpec(SpecModel):
     """auto serves int8 ONNX only when it keeps the metric within 0.5 point of fp32."""
     server: ServerSpec = Field(default_factory=ServerSpec)
     """Server limits."""
+    public_env: list[str] = Field(default_factory=list)
+    """Environment variables (`${NAME}` in the spec) whose values may appear in the app. A value
+    read from any other variable is replaced by `${NAME}` in the app's manifest, README and
+    served metadata: the app can be shared without the secrets of the machine that built it."""

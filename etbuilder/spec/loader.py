@@ -94,6 +94,10 @@ def load_spec_text(
     if spec is not None:
         base = Path(base_dir) if base_dir is not None else Path.cwd()
         spec = resolve_paths(spec, base)
+        public = set(spec.deploy.public_env)
+        spec.record_environment(
+            {p: names for p, names in document.environment.items() if not set(names) <= public}
+        )
         context = RuleContext(
             raw=document.data, spec_path=Path(spec_path).resolve() if spec_path else None
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from etbuilder.spec._base import NAME_PATTERN, SpecModel
 from etbuilder.spec.backbone import BackboneSpec
@@ -45,3 +45,15 @@ class Spec(SpecModel):
     """Hardware layout and launcher."""
     deploy: DeploySpec = Field(default_factory=DeploySpec)
     """The packaged app."""
+
+    _environment: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def environment_values(self) -> dict[str, list[str]]:
+        """Dotted path -> the environment variables (not in `deploy.public_env`) whose values the
+        loader interpolated there. Not a spec key: the loader records it; the app hides them."""
+        return dict(self._environment)
+
+    def record_environment(self, paths: dict[str, list[str]]) -> None:
+        """Set `environment_values` (the loader's job)."""
+        self._environment = {k: list(v) for k, v in paths.items()}

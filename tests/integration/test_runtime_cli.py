@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -20,12 +21,14 @@ pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data folder no
 
 SPEC = """etb: 1
 name: cli-check
+description: "spam filter; support token ${{ETB_TEST_SECRET:-none}}"
 data: {{train: {data}, quoting: false, split: {{validation: 0.2, test: 0.2, seed: 2}}}}
 task: {{type: classification, text: sentence, label: label}}
 backbone: {{model: {model}}}
 train: {{epochs: 3, batch_size: 16, learning_rate: 2.0e-3, seed: 3}}
 compute: {{threads: 1}}
 """
+SECRET = "s3cr3t-t0ken-from-the-environment"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     spec.write_text(SPEC.format(data=folder / "train.tsv", model=model), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ETB_CACHE_DIR", str(folder / "cache"))
+        mp.setenv("ETB_TEST_SECRET", SECRET)
         assert main(["run", str(spec), "--output", str(folder / "run"), "--quiet"]) == 0
     return spec, folder / "run"
 
@@ -193,3 +197,45 @@ def test_predict_output_reads_back_exactly_through_the_app(
     assert main(args) == 2
     assert "the file exists already" in capsys.readouterr().err
     assert list(pd.read_csv(raw, sep="\t", dtype=str)["sentence"]) == texts
+
+
+METADATA = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from fastapi.testclient import TestClient
+import server
+print(json.dumps(TestClient(server.app).get("/v1/metadata").json()))
+"""
+
+
+def test_the_app_discloses_no_build_path_and_no_private_environment_value(
+    trained: tuple[Path, Path],
+) -> None:
+    import subprocess
+    import sys
+
+    _, run = trained
+    app = run / "app"
+    build_root = str(run.parent)  # the test's temporary folder: data, model, run all under it
+    texts = {
+        str(p.relative_to(app)): p.read_text(encoding="utf-8")
+        for p in app.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".md", ".sh", ".txt")
+    }
+    served = subprocess.run(
+        [sys.executable, "-c", METADATA, str(app)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "ETB_APP_DIR": str(app)},
+    ).stdout
+    texts["/v1/metadata"] = served
+    for name, text in texts.items():
+        assert build_root not in text, name
+        assert SECRET not in text, name
+    metadata = json.loads(served)
+    assert metadata["description"] == "${ETB_TEST_SECRET}"
+    manifest = json.loads(texts["manifest.json"])
+    assert not os.path.isabs(manifest["created_from"])
+    # the run folder itself keeps what it was given: it is the user's, not shared
+    assert SECRET in (run / "plan.json").read_text(encoding="utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -143,3 +144,19 @@ def test_no_heavy_imports(args: list[str]) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "HEAVY: "
+
+
+def test_ctrl_c_prints_a_line_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI library turns Ctrl-C into a silent exit 130; etb's handler must still speak."""
+    import etbuilder.spec.loader
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(etbuilder.spec.loader, "load_spec", interrupted)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: x\n", encoding="utf-8")
+    assert cli.main(["validate", str(spec)]) == 130
+    assert capsys.readouterr().err.strip() == "etb: interrupted"
