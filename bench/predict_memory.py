@@ -1,10 +1,10 @@
 """Peak memory of `etb predict` on a packaged app as the input grows: it streams, so the peak
 stays flat from thousands to a million rows.
 
-Each size runs `etb predict APP -i rows.csv -o out.csv` in a fresh process and reads that
-process's peak resident memory (VmHWM, polled, and ru_maxrss of the children); inputs are SMS texts of the shared
-SMS Spam Collection, repeated. Prints peak MiB, rows/s and the peak relative to the smallest
-input. Run:
+Each size runs `etb predict APP -i rows.csv -o out.csv` in a fresh process and reads its peak
+resident memory (VmHWM, polled, and ru_maxrss of the children); inputs are SMS texts of the
+shared SMS Spam Collection, repeated. Prints peak MiB, rows/s and the peak relative to the
+smallest input; while a size runs, a line every --every seconds gives the peak so far. Run:
 
     .venv/bin/python bench/predict_memory.py APP_FOLDER [--rows 10000 100000 1000000]
 """
@@ -12,6 +12,7 @@ input. Run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
 import platform
@@ -60,10 +61,8 @@ def run_one(app: Path, source: Path, output: Path, every: float) -> tuple[float,
     )
     peak, last = 0.0, started
     while child.poll() is None:
-        try:
+        with contextlib.suppress(OSError, ValueError):
             peak = max(peak, _peak_mib(child.pid))
-        except (OSError, ValueError):
-            pass
         if time.perf_counter() - last >= every:
             last = time.perf_counter()
             written = sum(p.stat().st_size for p in output.parent.glob(f".{output.name}.partial-*"))
