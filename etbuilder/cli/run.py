@@ -121,6 +121,11 @@ def run(
             typer.echo("etb run: packaging the app (deploy.package: false skips this)", err=True)
         try:
             app = build_app(result.run_dir)
+        except KeyboardInterrupt:
+            RunStatus(result.run_dir).update(
+                state="interrupted", error="interrupted while packaging"
+            )
+            raise
         except BaseException as error:
             RunStatus(result.run_dir).update(
                 state="failed", error=f"packaging: {type(error).__name__}: {error}"

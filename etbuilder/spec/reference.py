@@ -13,7 +13,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from etbuilder.spec import _walk
+from etbuilder.spec import _walk, limits
 from etbuilder.spec.spec import Spec
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -49,6 +49,32 @@ def render_reference() -> str:
         "in `schemas/etb-spec.schema.json`: put",
         "`# yaml-language-server: $schema=<path to>/schemas/etb-spec.schema.json` on a spec's",
         "first line.",
+        "",
+        "## Environment variables",
+        "",
+        "- `${NAME}` in a value is replaced by the variable's value; an unset variable is an error",
+        "  that names it. `${NAME:-default}` uses `default` when NAME is unset, and `$${NAME}`",
+        "  writes a literal `${NAME}`.",
+        "- A plain (unquoted) value that is exactly `${NAME}` is typed as YAML types it (`3` a",
+        "  number, `true` a boolean); inside other text or in quotes it stays text.",
+        "- The run folder keeps the values (`spec.yaml`, `plan.json`: they stay on the",
+        "  machine that ran). The packaged app is meant to be shared, so its manifest, README",
+        "  and `/v1/metadata` show `${NAME}` in place of any text value read from a variable",
+        "  that `deploy.public_env` does not list (values under 4 characters and numbers are",
+        "  not searched for). A default written in the spec is public. `etb plan` lists such",
+        "  values under the decision",
+        "  `spec.environment`.",
+        "",
+        "## Limits",
+        "",
+        f"A spec file may be at most {limits.MAX_SPEC_BYTES // 1024} KiB. YAML aliases (`*name`)",
+        f"repeat their anchor's whole content; a spec may expand to at most {limits.MAX_VALUES:,}",
+        f"values nested at most {limits.MAX_DEPTH} levels deep, and a spec over these limits is",
+        "refused while it is read, before it is built (so a few hundred bytes of nested aliases",
+        "cost milliseconds, not gigabytes). At most "
+        f"{limits.MAX_PROBLEMS} schema problems are listed one by",
+        "one. `etbuilder.spec.limits` holds the numbers; `load_spec_text` applies them to a text",
+        "held in memory (an editor's buffer).",
     ]
     for model, paths, tag in _sections():
         lines += ["", _heading(paths, tag), "", _doc(model), ""]

@@ -239,3 +239,28 @@ def test_the_app_discloses_no_build_path_and_no_private_environment_value(
     assert not os.path.isabs(manifest["created_from"])
     # the run folder itself keeps what it was given: it is the user's, not shared
     assert SECRET in (run / "plan.json").read_text(encoding="utf-8")
+
+
+def test_run_json_says_failed_when_packaging_fails(
+    trained: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import etbuilder.package.builder
+    from etbuilder.errors import PackageError
+
+    def broken_export(run_dir: Path, **kwargs: object) -> Path:
+        raise PackageError("the ONNX export failed", hint="see the log")
+
+    spec, _ = trained
+    monkeypatch.setattr(etbuilder.package.builder, "build_app", broken_export)
+    out = tmp_path / "run"
+    args = ["run", str(spec), "--output", str(out), "--quiet", "--set", "train.epochs=1"]
+    assert main(args) == 1
+    assert "the ONNX export failed" in capsys.readouterr().err
+    status = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert status["state"] == "failed"
+    assert (
+        status["error"] == "packaging: PackageError: the ONNX export failed\n    hint: see the log"
+    )
