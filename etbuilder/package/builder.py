@@ -53,6 +53,8 @@ def build_app(
     quantization: override `spec.deploy.quantization` (auto | int8 | none).
     """
     run_dir = Path(run_dir)
+    dest = Path(out) if out is not None else run_dir / "app"
+    check_destination(dest)
     plan = load_plan(run_dir)
     model_dir = run_dir / "model"
     for needed in ("config.json", "tokenizer.json"):
@@ -61,7 +63,6 @@ def build_app(
                 f"{model_dir / needed} is missing: the run has no final model to package",
                 hint="finish the run first (`etb run`), or resume it with `etb run --resume`",
             )
-    dest = Path(out) if out is not None else run_dir / "app"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.building-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -227,6 +228,31 @@ def _run_metrics(run_dir: Path) -> dict[str, Any]:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _is_app(folder: Path) -> bool:
+    return (folder / "manifest.json").is_file() and (folder / "inference.py").is_file()
+
+
+def check_destination(dest: Path) -> None:
+    """Refuse, before any work, an app folder (or its `.tar.gz` beside it) that would replace
+    something that is not an app: only a missing path, an empty folder or an earlier app."""
+    from etbuilder.errors import RunError
+
+    archive = dest.parent / f"{dest.name}.tar.gz"
+    if dest.exists() and not dest.is_dir():
+        raise RunError(f"--output {dest} is a file, not a folder; name a new folder for the app")
+    if dest.is_dir() and any(dest.iterdir()) and not _is_app(dest):
+        shown = ", ".join(sorted(p.name for p in dest.iterdir())[:5])
+        raise RunError(
+            f"--output {dest} is not empty and holds no app (it holds: {shown}); the app "
+            "replaces its folder, so name a new folder or an earlier app"
+        )
+    if archive.exists() and not (archive.is_file() and _is_app(dest)):
+        raise RunError(
+            f"{archive} exists and belongs to no app in {dest}; the app's archive would "
+            "replace it: move it away or name another --output"
+        )
 
 
 def _swap_into_place(tmp: Path, dest: Path) -> None:

@@ -180,3 +180,10 @@ def test_chunked_read_reports_a_bad_row_where_it_is(tmp_path: Path) -> None:
     with pytest.raises(DataError) as raised:
         list(iter_chunks(source, 8))
     assert raised.value.row == 52 and "3 fields where the header has 2" in raised.value.message
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs a read-only /sys")
+def test_output_in_a_folder_that_cannot_be_written(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as raised:
+        check_output(Path("/sys/predictions.csv"))
+    assert "cannot write into /sys" in raised.value.render()

@@ -140,3 +140,30 @@ def test_resume_cleans_what_an_interrupted_write_or_delete_left(tmp_path: Path) 
     )
     assert [p.name for p in root.iterdir()] == ["step-00000008"]
     assert (complete / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_user_files, "is not empty and holds no app (it holds: model, report.md)"),
+        (_file, "is a file, not a folder"),
+        (
+            lambda p: (p.mkdir(), p.with_name("out.tar.gz").write_bytes(b"mine"), p)[-1],
+            "out.tar.gz exists and belongs to no app",
+        ),
+    ],
+    ids=["user-files", "a-file", "user-archive"],
+)
+def test_package_output_that_is_not_an_app_is_refused_untouched(
+    make: Callable[[Path], Path], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _finished_run(tmp_path / "run")
+    (run / "model").mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (run / "model" / name).write_text("{}", encoding="utf-8")
+    output = make(tmp_path / "out")
+    before = _snapshot(tmp_path)
+    assert main(["package", str(run), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert _snapshot(tmp_path) == before
