@@ -153,3 +153,9 @@ def test_override_values_have_the_same_budget() -> None:
     with pytest.raises(SpecError) as raised:
         load_spec_text(text, overrides=[f"description={{{bomb}}}"])
     assert "expands to more than 20,000 values" in raised.value.render()
+
+
+def test_the_editor_check_applies_the_same_limits(loader: type) -> None:
+    limits.check_spec_text("name: x\n")  # not a valid spec, but within the limits
+    with pytest.raises(SpecError, match="expands to more than 20,000 values"):
+        limits.check_spec_text(laughs(9), file="editor")
