@@ -37,7 +37,7 @@ class _DepthLimitedLoader(yaml.SafeLoader):
                 raise yaml.composer.ComposerError(
                     None, None, "exceeded maximum nesting depth", event.start_mark
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
