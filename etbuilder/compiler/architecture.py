@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etbuilder.compiler.plan import BackboneInfo
+from etbuilder.plan import BackboneInfo
 
 
 @dataclass(frozen=True)

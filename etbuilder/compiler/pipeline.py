@@ -26,7 +26,7 @@ from etbuilder.compiler.passes.sources import resolve_sources
 from etbuilder.compiler.passes.strategy import lower_strategy
 from etbuilder.compiler.passes.task import choose_task
 from etbuilder.compiler.passes.warnings import collect_warnings
-from etbuilder.compiler.plan import HardwareInfo, Plan
+from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.errors import BackboneError, CompileError, DataError, EtbError
 from etbuilder.spec import Spec
 
@@ -78,7 +78,7 @@ def spec_hash(spec: Spec) -> str:
 
 def build_plan(ctx: CompileContext) -> Plan:
     """Assemble the Plan from a context every pass has run on."""
-    from etbuilder.compiler.plan import DataPlan
+    from etbuilder.plan import DataPlan
 
     return Plan(
         etbuilder_version=__version__,

@@ -2,12 +2,32 @@
 
 from etbuilder.data.columns import check_columns
 from etbuilder.data.readers import READERS, read_split
+from etbuilder.data.rows import (
+    SPLIT_NAMES,
+    Examples,
+    examples_from_table,
+    fingerprint,
+    load_examples,
+    read_examples,
+    require_split,
+    rows_of,
+    text_of,
+)
 from etbuilder.data.source import resolve_source
 from etbuilder.data.split import ALGORITHM as SPLIT_ALGORITHM
 from etbuilder.data.split import split_indices
 from etbuilder.data.table import Table
 
 __all__ = [
+    "SPLIT_NAMES",
+    "Examples",
+    "examples_from_table",
+    "fingerprint",
+    "load_examples",
+    "read_examples",
+    "require_split",
+    "rows_of",
+    "text_of",
     "READERS",
     "SPLIT_ALGORITHM",
     "Table",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.plan import SplitSource
+from etbuilder.plan import SplitSource
 from etbuilder.data._text import decode, read_bytes, split_lines
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from etbuilder.compiler.plan import SplitSource
+from etbuilder.plan import SplitSource
 from etbuilder.data._text import (
     decode,
     delimiter_name,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import get_args
 
-from etbuilder.compiler.plan import SplitSource
+from etbuilder.plan import SplitSource
 from etbuilder.data.conll import read_conll
 from etbuilder.data.delimited import read_delimited
 from etbuilder.data.records import read_jsonl, read_parquet

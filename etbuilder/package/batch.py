@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan, SplitSource
+from etbuilder.plan import Plan, SplitSource
 from etbuilder.errors import DataError, RunError
 from etbuilder.package.predict import predict_with_app
 
@@ -33,7 +33,7 @@ def _plan_near(app: Path) -> Plan | None:
 def _read(app: Path, input_file: Path) -> tuple[Any, list[Any], SplitSource]:
     """The input table, the model inputs per row (texts, pairs or joined words), the source."""
     from etbuilder.data import read_split
-    from etbuilder.runtime.rows import examples_from_table
+    from etbuilder.data import examples_from_table
     from etbuilder.runtime.scoring import user_source
     from etbuilder.spec.data import EXTENSION_FORMATS
 
@@ -41,7 +41,7 @@ def _read(app: Path, input_file: Path) -> tuple[Any, list[Any], SplitSource]:
     if plan is not None:
         source = user_source(plan, input_file)
         table = read_split(source)
-        examples = examples_from_table(plan, table)
+        examples = examples_from_table(plan.spec.task, table)
         if examples.pairs is not None:
             return table, [list(p) for p in examples.pairs], source
         return table, list(examples.texts), source

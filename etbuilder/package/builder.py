@@ -16,7 +16,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
 from etbuilder.package.evalset import EvalSet, load_test_set

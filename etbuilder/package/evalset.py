@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.errors import EtbError
 
 MAX_EXAMPLES = 5000
@@ -44,7 +44,7 @@ def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
     if not any(s.name == "test" for s in plan.data.sources):
         return None, "the run has no test split"
     try:
-        from etbuilder.runtime.rows import load_examples
+        from etbuilder.data import load_examples
 
         split = load_examples(plan, check_fingerprint=False).get("test")
     except (EtbError, OSError, ValueError) as exc:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder import __version__
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 MANIFEST_VERSION = 1
 PAIR_TASKS = frozenset({"pair_classification", "regression"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 DECIDES = {
     "classification": "one label per text, out of {n}: {labels}",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.errors import RunError
 from etbuilder.runtime import setup
 from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic

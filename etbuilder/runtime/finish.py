@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.inference import decode, prediction_rows, run_model, split_metrics
-from etbuilder.runtime.rows import Examples
+from etbuilder.data import Examples
 from etbuilder.runtime.rundir import MetricsLog, write_atomic
 
 MIN_STEPS_TO_RECORD = 20

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.encode import IGNORE
 
 IN_BATCH_SCALE = 20.0

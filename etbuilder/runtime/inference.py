@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.heads import HEADS
 from etbuilder.runtime.metrics import compute_metrics
-from etbuilder.runtime.rows import Examples
+from etbuilder.data import Examples
 
 
 @dataclass

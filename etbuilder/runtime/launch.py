@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
-        from etbuilder.compiler.plan import Plan
+        from etbuilder.plan import Plan
         from etbuilder.errors import RunError
         from etbuilder.runtime.engine import check_runnable, run_plan
         from etbuilder.runtime.rundir import new_run_dir

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan, SchedulePlan
+from etbuilder.plan import Plan, SchedulePlan
 from etbuilder.runtime import checkpoint as ckpt
 from etbuilder.runtime.batching import LengthGroupedBatches, collate
 from etbuilder.runtime.encode import Encoded
@@ -30,7 +30,7 @@ from etbuilder.runtime.inference import decode, run_model, split_metrics
 from etbuilder.runtime.metrics import primary
 from etbuilder.runtime.optim import build_optimizer, build_scheduler, clip_gradients
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.rows import Examples
+from etbuilder.data import Examples
 from etbuilder.runtime.rundir import MetricsLog
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.errors import BackboneError, RunError
 
 PROBLEM_TYPES = {

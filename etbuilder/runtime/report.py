@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder.atomic import atomic_write
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.runtime import plots
 from etbuilder.runtime import report_sections as sections
 from etbuilder.runtime.report_errors import (

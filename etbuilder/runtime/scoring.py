@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import Plan, SplitSource
+from etbuilder.plan import Plan, SplitSource
 from etbuilder.errors import DataError, RunError
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
-from etbuilder.runtime.rows import Examples, examples_from_table, load_examples
+from etbuilder.data import Examples, examples_from_table, load_examples
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 
@@ -65,7 +65,7 @@ def read_user_file(plan: Plan, path: Path) -> tuple[Any, Examples, SplitSource]:
 
     source = user_source(plan, path)
     table = read_split(source)
-    return table, examples_from_table(plan, table), source
+    return table, examples_from_table(plan.spec.task, table), source
 
 
 def _score(loaded: LoadedRun, examples: Examples) -> tuple[Any, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from etbuilder.compiler.plan import BackboneInfo
+from etbuilder.plan import BackboneInfo
 from etbuilder.errors import BackboneError
 
 _CLASS_BY_MODEL_TYPE = {

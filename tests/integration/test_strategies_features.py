@@ -66,7 +66,7 @@ def test_features_mlp_head_round_trips_through_load_and_package(
 ) -> None:
     import torch
 
-    from etbuilder.compiler.plan import Plan
+    from etbuilder.plan import Plan
     from etbuilder.package import build_app
     from etbuilder.runtime.engine import run_plan
     from etbuilder.runtime.models import load_trained

@@ -16,7 +16,7 @@ from test_compiler_fixtures import (
 )
 
 from etbuilder.compiler.pipeline import PASSES
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.compiler.strategies import LOWERINGS
 from etbuilder.spec.strategy import DownstreamStrategy, Strategy
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import (
+from etbuilder.plan import (
     BackboneInfo,
     ComputePlan,
     DataPlan,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.heads import HEADS, IN_BATCH_SCALE, target_scale
 
 

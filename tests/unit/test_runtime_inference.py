@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.encode import Encoded, Side
 from etbuilder.runtime.inference import run_model
 

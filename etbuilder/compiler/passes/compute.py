@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
-from etbuilder.compiler.plan import ComputePlan, NodeCommand
+from etbuilder.plan import ComputePlan, NodeCommand
 from etbuilder.errors import CompileError
 
 LAUNCH_MODULE = "etbuilder.runtime.launch"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import SplitProfile
+from etbuilder.plan import SplitProfile
 from etbuilder.errors import CompileError
 
 COVERAGE = 0.99

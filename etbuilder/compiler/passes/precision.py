@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import HardwareInfo, PrecisionPlan
+from etbuilder.plan import HardwareInfo, PrecisionPlan
 from etbuilder.errors import CompileError
 
 

@@ -7,9 +7,10 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from etbuilder.compiler.context import CompileContext, SplitRows, TokenLengths
+from etbuilder.compiler.context import CompileContext, TokenLengths
+from etbuilder.data import Examples
 from etbuilder.compiler.passes.task import sort_labels, sort_tags
-from etbuilder.compiler.plan import LengthStats, SplitProfile
+from etbuilder.plan import LengthStats, SplitProfile
 
 SAMPLE_LIMIT = 20_000
 """At most this many examples per split are tokenized; larger splits use an evenly spaced
@@ -46,7 +47,7 @@ def length_stats(lengths: list[int]) -> LengthStats:
     )
 
 
-def _keys(rows: SplitRows) -> list[Any]:
+def _keys(rows: Examples) -> list[Any]:
     if rows.words is not None:
         return [tuple(normalize(w) for w in words) for words in rows.words]
     if rows.pairs is not None:
@@ -77,7 +78,7 @@ def _target_stats(labels: tuple[Any, ...]) -> dict[str, float] | None:
     }
 
 
-def _empty(rows: SplitRows) -> int:
+def _empty(rows: Examples) -> int:
     if rows.words is not None:
         return sum(1 for w in rows.words if not w)
     if rows.pairs is not None:
@@ -85,7 +86,7 @@ def _empty(rows: SplitRows) -> int:
     return sum(1 for t in rows.texts if not t.strip())
 
 
-def _measure(ctx: CompileContext, rows: SplitRows) -> TokenLengths:
+def _measure(ctx: CompileContext, rows: Examples) -> TokenLengths:
     from etbuilder.zoo import token_lengths
 
     picked = sample_indices(rows.rows)

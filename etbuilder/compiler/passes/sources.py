@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import SplitRecipe
+from etbuilder.plan import SplitRecipe
 from etbuilder.data import SPLIT_ALGORITHM, resolve_source
 from etbuilder.spec.data import SplitSpec
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.compiler.strategies import LOWERINGS, LoweringInput
 
 

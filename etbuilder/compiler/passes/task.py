@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import TaskPlan
-from etbuilder.compiler.tasks import MINIMIZED, TASK_RULES, label_column, text_columns
+from etbuilder.plan import TaskPlan
+from etbuilder.plan.tasks import MINIMIZED, TASK_RULES, label_column, text_columns
 from etbuilder.errors import DataError
 from etbuilder.spec.task import EmbeddingTask, Task
 

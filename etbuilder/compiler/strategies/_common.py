@@ -14,7 +14,7 @@ from etbuilder.compiler.architecture import (
     layer_parameters,
     pooler_parameters,
 )
-from etbuilder.compiler.plan import BackboneInfo, Decision, ParameterGroup, StrategyPlan
+from etbuilder.plan import BackboneInfo, Decision, ParameterGroup, StrategyPlan
 
 
 @dataclass(frozen=True)

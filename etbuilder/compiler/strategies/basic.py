@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.plan import ParameterGroup
+from etbuilder.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,

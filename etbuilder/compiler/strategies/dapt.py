@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from etbuilder.compiler.architecture import mlm_head_parameters
-from etbuilder.compiler.plan import ParameterGroup
+from etbuilder.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,

@@ -10,7 +10,7 @@ from etbuilder.compiler.architecture import (
     layer_parameters,
     pooler_parameters,
 )
-from etbuilder.compiler.plan import ParameterGroup, Plan
+from etbuilder.plan import ParameterGroup, Plan
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,

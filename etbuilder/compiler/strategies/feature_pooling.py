@@ -14,7 +14,7 @@ import json
 import struct
 from pathlib import Path
 
-from etbuilder.compiler.plan import BackboneInfo
+from etbuilder.plan import BackboneInfo
 from etbuilder.errors import CompileError
 
 POOLED_MODEL_TYPES = frozenset({"bert"})

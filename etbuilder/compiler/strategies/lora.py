@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from etbuilder.compiler.architecture import ARCHITECTURES, architecture, module_shapes
-from etbuilder.compiler.plan import BackboneInfo, ParameterGroup
+from etbuilder.plan import BackboneInfo, ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,

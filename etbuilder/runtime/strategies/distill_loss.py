@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.heads import logits_of
 
 DISTILLABLE = ("classification", "pair_classification", "multilabel", "regression")

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from etbuilder.atomic import atomic_file
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.encode import cache_key as token_cache_key

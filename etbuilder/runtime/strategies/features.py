@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.errors import RunError
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded

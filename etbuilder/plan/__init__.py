@@ -1,0 +1,51 @@
+"""The Plan: the frozen, versioned record of what a run will do (the compiler's output).
+
+The ground floor beside the Spec: the compiler builds these records, the runtime, reports and the
+packager read them, and nothing here imports any other part of etbuilder but the spec.
+"""
+
+from etbuilder.plan.records import (
+    BackboneInfo,
+    ComputePlan,
+    DataPlan,
+    Decision,
+    Estimates,
+    HardwareInfo,
+    LengthStats,
+    NodeCommand,
+    PLAN_VERSION,
+    ParameterGroup,
+    Plan,
+    PlanModel,
+    PlanWarning,
+    PrecisionPlan,
+    SchedulePlan,
+    SplitProfile,
+    SplitRecipe,
+    SplitSource,
+    StrategyPlan,
+    TaskPlan,
+)
+
+__all__ = [
+    "BackboneInfo",
+    "ComputePlan",
+    "DataPlan",
+    "Decision",
+    "Estimates",
+    "HardwareInfo",
+    "LengthStats",
+    "NodeCommand",
+    "PLAN_VERSION",
+    "ParameterGroup",
+    "Plan",
+    "PlanModel",
+    "PlanWarning",
+    "PrecisionPlan",
+    "SchedulePlan",
+    "SplitProfile",
+    "SplitRecipe",
+    "SplitSource",
+    "StrategyPlan",
+    "TaskPlan",
+]
