@@ -26,8 +26,8 @@ from etbuilder.compiler.passes.sources import resolve_sources
 from etbuilder.compiler.passes.strategy import lower_strategy
 from etbuilder.compiler.passes.task import choose_task
 from etbuilder.compiler.passes.warnings import collect_warnings
-from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.errors import BackboneError, CompileError, DataError, EtbError
+from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.spec import Spec
 
 Pass = Callable[[CompileContext], CompileContext]

@@ -19,20 +19,20 @@ from etbuilder.data.split import split_indices
 from etbuilder.data.table import Table
 
 __all__ = [
+    "READERS",
+    "SPLIT_ALGORITHM",
     "SPLIT_NAMES",
     "Examples",
+    "Table",
+    "check_columns",
     "examples_from_table",
     "fingerprint",
     "load_examples",
     "read_examples",
-    "require_split",
-    "rows_of",
-    "text_of",
-    "READERS",
-    "SPLIT_ALGORITHM",
-    "Table",
-    "check_columns",
     "read_split",
+    "require_split",
     "resolve_source",
+    "rows_of",
     "split_indices",
+    "text_of",
 ]

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from etbuilder.plan import Plan, SplitSource
 from etbuilder.errors import DataError, RunError
 from etbuilder.package.predict import predict_with_app
+from etbuilder.plan import Plan, SplitSource
 
 
 def app_folder(path: Path) -> Path | None:
@@ -32,8 +32,7 @@ def _plan_near(app: Path) -> Plan | None:
 
 def _read(app: Path, input_file: Path) -> tuple[Any, list[Any], SplitSource]:
     """The input table, the model inputs per row (texts, pairs or joined words), the source."""
-    from etbuilder.data import read_split
-    from etbuilder.data import examples_from_table
+    from etbuilder.data import examples_from_table, read_split
     from etbuilder.runtime.scoring import user_source
     from etbuilder.spec.data import EXTENSION_FORMATS
 

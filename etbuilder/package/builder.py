@@ -16,12 +16,12 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from etbuilder.plan import Plan
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
 from etbuilder.package.evalset import EvalSet, load_test_set
 from etbuilder.package.manifest import base_manifest
 from etbuilder.package.quality import Measurement, decide, measure
+from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model.int8.onnx"

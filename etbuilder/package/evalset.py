@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from etbuilder.plan import Plan
 from etbuilder.errors import EtbError
+from etbuilder.plan import Plan
 
 MAX_EXAMPLES = 5000
 """Measure on at most this many test rows (packaging stays quick on large test sets)."""

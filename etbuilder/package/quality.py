@@ -131,7 +131,7 @@ def _agreement(task: str, a: list[Any], b: list[Any]) -> tuple[float | None, str
 
 
 def _metrics(predictor: Any, targets: list[Any], preds: list[Any], metric: str) -> dict:
-    from etbuilder.runtime.metrics import compute_metrics
+    from etbuilder.report.metrics import compute_metrics
 
     task, labels = predictor.task, predictor.labels
     if task == "multilabel":

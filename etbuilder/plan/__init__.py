@@ -5,6 +5,7 @@ packager read them, and nothing here imports any other part of etbuilder but the
 """
 
 from etbuilder.plan.records import (
+    PLAN_VERSION,
     BackboneInfo,
     ComputePlan,
     DataPlan,
@@ -13,7 +14,6 @@ from etbuilder.plan.records import (
     HardwareInfo,
     LengthStats,
     NodeCommand,
-    PLAN_VERSION,
     ParameterGroup,
     Plan,
     PlanModel,
@@ -28,6 +28,7 @@ from etbuilder.plan.records import (
 )
 
 __all__ = [
+    "PLAN_VERSION",
     "BackboneInfo",
     "ComputePlan",
     "DataPlan",
@@ -36,7 +37,6 @@ __all__ = [
     "HardwareInfo",
     "LengthStats",
     "NodeCommand",
-    "PLAN_VERSION",
     "ParameterGroup",
     "Plan",
     "PlanModel",

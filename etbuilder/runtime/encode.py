@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from etbuilder.atomic import atomic_file
-from etbuilder.plan import Plan, TaskPlan
-from etbuilder.errors import DataError
 from etbuilder.data import Examples
+from etbuilder.errors import DataError
+from etbuilder.plan import Plan, TaskPlan
 from etbuilder.zoo.locate import TOKENIZER_FILES
 
 CACHE_VERSION = 1

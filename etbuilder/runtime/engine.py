@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.plan import Plan
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
+from etbuilder.report.rundir import MetricsLog, RunStatus, write_atomic
 from etbuilder.runtime import setup
-from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
 
 SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill", "dapt")
 """Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
@@ -109,7 +109,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _now() -> str:
-    from etbuilder.runtime.rundir import now_iso
+    from etbuilder.report.rundir import now_iso
 
     return now_iso()
 

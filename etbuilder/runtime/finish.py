@@ -10,11 +10,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from etbuilder.data import Examples
 from etbuilder.plan import Plan
+from etbuilder.report.rundir import MetricsLog, write_atomic
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.inference import decode, prediction_rows, run_model, split_metrics
-from etbuilder.data import Examples
-from etbuilder.runtime.rundir import MetricsLog, write_atomic
 
 MIN_STEPS_TO_RECORD = 20
 """Throughput is recorded only from runs with at least this many optimizer steps."""
@@ -90,8 +90,8 @@ def finalize(
     log: MetricsLog,
 ) -> Any:
     """Save, evaluate, predict, report (main process only)."""
+    from etbuilder.report.writer import write_report
     from etbuilder.runtime.engine import RunResult
-    from etbuilder.runtime.report import write_report
 
     save_model_atomic(model, plan, run_dir, tokenizer)
     scale = trainer.data.loss_scale if trainer is not None else None

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from etbuilder.data import Examples
 from etbuilder.plan import TaskPlan
+from etbuilder.report.metrics import compute_metrics
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.heads import HEADS
-from etbuilder.runtime.metrics import compute_metrics
-from etbuilder.data import Examples
 
 
 @dataclass
@@ -161,7 +161,7 @@ def split_metrics(
 
 
 def prediction_rows(decoded: Decoded, examples: Examples, task: TaskPlan) -> list[dict[str, Any]]:
-    """One dict per example for the report (see `etbuilder.runtime.report_errors`)."""
+    """One dict per example for the report (see `etbuilder.report.worst_errors`)."""
     rows: list[dict[str, Any]] = []
     for i in range(len(examples)):
         if task.type == "ner":

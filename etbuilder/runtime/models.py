@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from etbuilder.plan import Plan
 from etbuilder.errors import BackboneError, RunError
+from etbuilder.plan import Plan
 
 PROBLEM_TYPES = {
     "classification": "single_label_classification",

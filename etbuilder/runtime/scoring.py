@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.plan import Plan, SplitSource
-from etbuilder.errors import DataError, RunError
-from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
 from etbuilder.data import Examples, examples_from_table, load_examples
+from etbuilder.errors import DataError, RunError
+from etbuilder.plan import Plan, SplitSource
+from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 
@@ -32,8 +32,8 @@ class LoadedRun:
 
 def load_run(run_dir: Path) -> LoadedRun:
     """The plan, trained model and tokenizer of a run folder."""
+    from etbuilder.report.rundir import read_plan
     from etbuilder.runtime.models import load_trained
-    from etbuilder.runtime.rundir import read_plan
 
     plan = read_plan(run_dir)
     folder = run_dir / "model"

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from etbuilder.data import Examples, load_examples
 from etbuilder.plan import Plan
 from etbuilder.runtime.encode import Encoded, encode_cached, load_fast_tokenizer
 from etbuilder.runtime.heads import target_scale
-from etbuilder.data import Examples, load_examples
 
 MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 

@@ -9,7 +9,6 @@ import pytest
 from test_compiler_fixtures import CPU, GPU, classification_csv, isolated_cache  # noqa: F401
 
 from etbuilder.compiler.context import CompileContext, TokenLengths
-from etbuilder.data import Examples
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
 from etbuilder.compiler.passes.estimates import activation_bytes, estimate_cost
@@ -23,8 +22,9 @@ from etbuilder.compiler.passes.strategy import lower_strategy
 from etbuilder.compiler.passes.task import choose_task
 from etbuilder.compiler.passes.warnings import collect_warnings
 from etbuilder.compiler.pipeline import PASSES, run_passes
-from etbuilder.plan import BackboneInfo, LengthStats, SplitProfile
+from etbuilder.data import Examples
 from etbuilder.errors import BackboneError, CompileError
+from etbuilder.plan import BackboneInfo, LengthStats, SplitProfile
 from etbuilder.spec import Spec
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")

@@ -16,8 +16,8 @@ from test_compiler_fixtures import (
 )
 
 from etbuilder.compiler.pipeline import PASSES
-from etbuilder.plan import Plan
 from etbuilder.compiler.strategies import LOWERINGS
+from etbuilder.plan import Plan
 from etbuilder.spec.strategy import DownstreamStrategy, Strategy
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
@@ -260,13 +260,13 @@ COMPUTE = {
     "torchrun": (
         "compute: {engine: torchrun, processes_per_node: auto}",
         [["torchrun", "--standalone", "--nproc-per-node", "4", "-m",
-          "etbuilder.runtime.launch", "runs/tiny/plan.json"]],
+          "etbuilder.cli.launch", "runs/tiny/plan.json"]],
     ),
     "multinode": (
         "compute: {engine: torchrun, nodes: 2, processes_per_node: 4, rendezvous: 'h0:29500'}",
         [["torchrun", "--nnodes", "2", "--nproc-per-node", "4", "--node-rank", str(rank),
           "--rdzv-backend", "c10d", "--rdzv-endpoint", "h0:29500", "--rdzv-id", "tiny",
-          "-m", "etbuilder.runtime.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
+          "-m", "etbuilder.cli.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
     ),
     "ray": (
         "compute: {engine: ray, processes_per_node: 4, rendezvous: 'ray://h0:10001'}",

@@ -28,7 +28,7 @@ from etbuilder.plan import (
     StrategyPlan,
     TaskPlan,
 )
-from etbuilder.runtime.metrics import compute_metrics
+from etbuilder.report.metrics import compute_metrics
 from etbuilder.spec import Spec
 
 TASK_SPECS: dict[str, dict[str, Any]] = {

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from etbuilder.runtime import plots
+from etbuilder.report import plots
 
 
 def size(png: bytes | None) -> tuple[int, int]:

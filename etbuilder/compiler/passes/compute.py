@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
-from etbuilder.plan import ComputePlan, NodeCommand
 from etbuilder.errors import CompileError
+from etbuilder.plan import ComputePlan, NodeCommand
 
-LAUNCH_MODULE = "etbuilder.runtime.launch"
+LAUNCH_MODULE = "etbuilder.cli.launch"
 """What torchrun starts in each process: it reads the plan JSON."""
 RAY_MODULE = "etbuilder.runtime.ray_launch"
 """The Ray driver: it reads the plan JSON and starts the workers."""

@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any
 
 from etbuilder.compiler.context import CompileContext, TokenLengths
-from etbuilder.data import Examples
 from etbuilder.compiler.passes.task import sort_labels, sort_tags
+from etbuilder.data import Examples
 from etbuilder.plan import LengthStats, SplitProfile
 
 SAMPLE_LIMIT = 20_000

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.plan import SplitRecipe
 from etbuilder.data import SPLIT_ALGORITHM, resolve_source
+from etbuilder.plan import SplitRecipe
 from etbuilder.spec.data import SplitSpec
 
 STRATIFIED_TASKS = ("classification", "pair_classification")

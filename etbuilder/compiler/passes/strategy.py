@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.plan import TaskPlan
 from etbuilder.compiler.strategies import LOWERINGS, LoweringInput
+from etbuilder.plan import TaskPlan
 
 
 def head_parameters(task: TaskPlan, hidden: int) -> int:

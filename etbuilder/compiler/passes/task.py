@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from etbuilder.compiler.context import CompileContext
+from etbuilder.errors import DataError
 from etbuilder.plan import TaskPlan
 from etbuilder.plan.tasks import MINIMIZED, TASK_RULES, label_column, text_columns
-from etbuilder.errors import DataError
 from etbuilder.spec.task import EmbeddingTask, Task
 
 IMBALANCE_RATIO = 3.0

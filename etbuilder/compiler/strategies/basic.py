@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from etbuilder.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -14,6 +13,7 @@ from etbuilder.compiler.strategies._common import (
 )
 from etbuilder.compiler.strategies.feature_pooling import resolve_pooling
 from etbuilder.errors import CompileError
+from etbuilder.plan import ParameterGroup
 from etbuilder.spec.strategy import FeaturesStrategy, FinetuneStrategy, FreezeStrategy
 
 

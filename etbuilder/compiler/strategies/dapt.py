@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etbuilder.compiler.architecture import mlm_head_parameters
-from etbuilder.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -14,7 +12,9 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
+from etbuilder.plan import ParameterGroup
 from etbuilder.spec.strategy import DaptStrategy
+from etbuilder.zoo.architecture import mlm_head_parameters
 
 
 def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:

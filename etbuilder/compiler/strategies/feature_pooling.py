@@ -14,8 +14,8 @@ import json
 import struct
 from pathlib import Path
 
-from etbuilder.plan import BackboneInfo
 from etbuilder.errors import CompileError
+from etbuilder.plan import BackboneInfo
 
 POOLED_MODEL_TYPES = frozenset({"bert"})
 """Model types whose sequence classifier reads the encoder's pooler output."""

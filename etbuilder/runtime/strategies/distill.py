@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from etbuilder.plan import Plan
+from etbuilder.data import Examples, load_examples
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
 from etbuilder.runtime.heads import HEADS, Head
 from etbuilder.runtime.inference import run_model
 from etbuilder.runtime.loop import Data, Trainer
-from etbuilder.data import Examples, load_examples
 from etbuilder.runtime.strategies.distill_loss import DISTILLABLE, distill_loss, pack_targets
 from etbuilder.runtime.strategies.feature_cache import features_dir
 from etbuilder.runtime.strategies.groups import backbone_prefix
@@ -41,7 +41,7 @@ def truncate(plan: Plan, model: Any) -> Any:
             f"strategy distill: {plan.task.type} cannot be distilled yet (supported: "
             f"{', '.join(DISTILLABLE)}); use strategy finetune"
         )
-    from etbuilder.compiler.architecture import architecture
+    from etbuilder.zoo.architecture import architecture
 
     picked = [int(i) for i in plan.strategy.options["student_layers"]]
     base = backbone_prefix(model)

@@ -19,17 +19,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.plan import Plan
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
+from etbuilder.report.metrics import primary
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.heads import HEADS
 from etbuilder.runtime.inference import Outputs, decode, split_metrics
 from etbuilder.runtime.loop import Data, TrainState
-from etbuilder.runtime.metrics import primary
 from etbuilder.runtime.optim import build_optimizer, build_scheduler
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.rundir import MetricsLog
 from etbuilder.runtime.strategies.feature_cache import Features, cached_features
 from etbuilder.runtime.strategies.feature_pooling import install_pooling
 from etbuilder.runtime.strategies.groups import group_prefixes

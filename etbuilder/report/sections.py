@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder.plan import Plan
-from etbuilder.runtime.report_errors import cell
+from etbuilder.report.worst_errors import cell
 
 _SPLITS = ("test", "validation")
 _CM_TABLE_MAX = 12

@@ -9,7 +9,7 @@ last, so a report.md on disk means the report is complete.
 (each split as returned by `compute_metrics`; other top-level numbers are shown as run figures).
 `history` is the list of metrics.jsonl records (``step``, ``epoch``, ``loss``, ``lr``,
 ``validation/<metric>``, ``elapsed``). The prediction rows are described in
-`etbuilder.runtime.report_errors`.
+`etbuilder.report.worst_errors`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from typing import Any
 
 from etbuilder.atomic import atomic_write
 from etbuilder.plan import Plan
-from etbuilder.runtime import plots
-from etbuilder.runtime import report_sections as sections
-from etbuilder.runtime.report_errors import (
+from etbuilder.report import plots, sections
+from etbuilder.report.worst_errors import (
     PRED_KEYS,
     TRUE_KEYS,
     as_float,

@@ -2,7 +2,7 @@
 
 `compute_metrics` dispatches on the task type and returns plain Python numbers (JSON-ready).
 Definitions follow scikit-learn with ``zero_division=0`` (and seqeval for NER, see
-`etbuilder.runtime.ner_metrics`):
+`etbuilder.report.ner_metrics`):
 
 * classification / pair_classification: `y_true`, `y_pred` are class indices into `labels`.
   ``f1_macro``/``f1_micro``/``f1_weighted`` average over the labels that occur in `y_true` or
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from etbuilder.errors import RunError
-from etbuilder.runtime.ner_metrics import ner_metrics
+from etbuilder.report.ner_metrics import ner_metrics
 
 TASK_TYPES = (
     "classification",

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from etbuilder.runtime.ner_metrics import get_entities
+from etbuilder.report.ner_metrics import get_entities
 
 TRUE_KEYS = ("label", "true", "y_true", "target", "tags", "true_tags")
 PRED_KEYS = ("prediction", "predicted", "pred", "y_pred", "predicted_label", "predicted_tags")

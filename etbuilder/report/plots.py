@@ -2,7 +2,7 @@
 
 matplotlib is imported lazily and used through its object API with the Agg canvas (no pyplot,
 no global backend switch), so plotting is safe inside servers and threads. Every function
-returns the PNG bytes, or None when there is nothing to draw; `etbuilder.runtime.report`
+returns the PNG bytes, or None when there is nothing to draw; `etbuilder.report.writer`
 writes them atomically.
 """
 
