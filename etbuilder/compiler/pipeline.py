@@ -14,6 +14,7 @@ from pathlib import Path
 
 from etbuilder import __version__
 from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.passes.available import refuse_unavailable
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
 from etbuilder.compiler.passes.estimates import estimate_cost
@@ -33,6 +34,7 @@ from etbuilder.spec import Spec
 Pass = Callable[[CompileContext], CompileContext]
 
 PASSES: list[Pass] = [
+    refuse_unavailable,  # tune, ray, fsdp: stop in one line instead of quietly doing less
     resolve_backbone,  # alias/hub id/folder -> BackboneInfo from config.json, and its tokenizer
     resolve_sources,  # read options per split; carve validation/test from train when missing
     read_data,  # read every file once, check the task's columns, apply the split, fingerprint
