@@ -17,6 +17,7 @@ from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.available import refuse_unavailable
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
+from etbuilder.compiler.passes.deploy import plan_deploy
 from etbuilder.compiler.passes.estimates import estimate_cost
 from etbuilder.compiler.passes.max_length import choose_max_length
 from etbuilder.compiler.passes.precision import choose_precision
@@ -46,6 +47,7 @@ PASSES: list[Pass] = [
     layout_compute,  # processes per node, threads, exact command line per node
     plan_schedule,  # steps/epoch, total steps, warmup, global batch
     estimate_cost,  # parameters, memory per process, FLOPs, time from recorded throughput
+    plan_deploy,  # the app: formats, quantization, server limits
     collect_warnings,  # imbalance, truncation, tiny data, overlap, memory, duplicates, ...
 ]
 """The compiler, in order."""
@@ -101,6 +103,7 @@ def build_plan(ctx: CompileContext) -> Plan:
         precision=ctx.need("precision"),
         compute=ctx.need("compute"),
         estimates=ctx.need("estimates"),
+        deploy=ctx.need("deploy"),
         decisions=list(ctx.decisions),
         warnings=list(ctx.warnings),
         passes=list(ctx.passes),
