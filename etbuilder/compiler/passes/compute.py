@@ -37,6 +37,11 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
             f"compute.engine local runs a single process, but the spec asks for {compute.nodes} "
             f"node(s) x {ppn} process(es); set compute.engine: torchrun"
         )
+    if compute.engine == "local" and compute.rendezvous:
+        raise CompileError(
+            f"compute.rendezvous ({compute.rendezvous}) is where torchrun processes meet, but "
+            "compute.engine local starts one process; remove it or set compute.engine: torchrun"
+        )
     if compute.nodes > 1 and not compute.rendezvous:
         raise CompileError(
             f"{compute.nodes} nodes need a meeting point: set compute.rendezvous to host:port "
@@ -75,7 +80,7 @@ def _commands(
     if engine == "local":
         spec = str(ctx.spec_path) if ctx.spec_path else f"{ctx.spec.name}.yaml"
         return [NodeCommand(node=0, argv=["etb", "run", spec, "--output", run_dir(ctx)], env=env)]
-    if nodes == 1:
+    if nodes == 1 and not ctx.spec.compute.rendezvous:  # a single machine meets itself
         argv = [
             "torchrun",
             "--standalone",
