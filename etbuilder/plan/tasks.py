@@ -149,6 +149,9 @@ TASK_RULES: MappingProxyType[str, TaskRule] = MappingProxyType(
 )  # fmt: skip
 """Task type -> its rule."""
 
+PAIR_LOSSES = ("cosine", "contrastive", "in_batch_negatives")
+"""Losses of an encoder trained on pairs of texts encoded apart (the spec's embedding losses)."""
+
 MINIMIZED = frozenset({"mse", "mae", "loss"})
 """Metrics where smaller is better."""
 
