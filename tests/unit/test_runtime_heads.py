@@ -56,10 +56,14 @@ def test_scores_outside_unit_range_are_scaled_for_the_cosine_loss() -> None:
 def test_cosine_loss_is_mse_between_cosine_and_scaled_score() -> None:
     table = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     model = Lookup(table)
-    loss = head_of(task("embedding")).loss(model, pair_batch([5.0, 0.0]), task("embedding"), {"high": 5.0})
+    loss = head_of(task("embedding")).loss(
+        model, pair_batch([5.0, 0.0]), task("embedding"), {"high": 5.0}
+    )
     # pair 0: cos 1 vs target 1; pair 1: cos 0 vs target 0
     assert loss.item() == pytest.approx(0.0, abs=1e-6)
-    loss = head_of(task("embedding")).loss(model, pair_batch([0.0, 5.0]), task("embedding"), {"high": 5.0})
+    loss = head_of(task("embedding")).loss(
+        model, pair_batch([0.0, 5.0]), task("embedding"), {"high": 5.0}
+    )
     assert loss.item() == pytest.approx(1.0, abs=1e-6)
 
 
