@@ -99,6 +99,6 @@ def predict_file_with_app(app: Path, input_file: Path, output_file: Path) -> int
         output_file,
         predictions,
         [round(float(s), 6) if s is not None else None for s in scores] if has_scores else None,
-        dict(manifest["task"].get("options", {})),
+        manifest["task"].get("options", {}).get("separator"),
     )
     return len(results)

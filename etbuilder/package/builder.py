@@ -100,9 +100,7 @@ def _assemble(
     _write_json(app / "manifest.json", manifest)
 
     task = plan.task
-    torch_model = load_torch_model(
-        model_dir, task.type, task.pooling, bool(task.options.get("normalize", True))
-    )
+    torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
     pair = manifest["inputs"]["kind"] == "pair"
     exported = export_onnx(
         torch_model, app / FP32_FILE, app / "tokenizer.json", pair, task.max_length

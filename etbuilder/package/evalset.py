@@ -11,6 +11,7 @@ from typing import Any
 
 from etbuilder.errors import EtbError
 from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 
 MAX_EXAMPLES = 5000
 """Measure on at most this many test rows (packaging stays quick on large test sets)."""
@@ -57,22 +58,22 @@ def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
 
 
 def _from_examples(plan: Plan, split: Any, n: int, source: str) -> EvalSet:
-    task = plan.task.type
+    rule = TASK_RULES[plan.task.type]
     labels = list(split.labels[:n]) if split.labelled else None
-    if task == "ner":
+    if rule.inputs == "tokens":
         return EvalSet([list(w) for w in split.words[:n]], _lists(labels), source)
     pairs = [list(p) for p in split.pairs[:n]] if split.pairs is not None else None
     two = len(plan.task.text_columns) == 2
     inputs: list[Any] = pairs if pairs is not None and two else list(split.texts[:n])
     if labels is None:
         return EvalSet(inputs, None, source)
-    if task in ("classification", "pair_classification"):
+    if rule.output == "label":
         index = {name: i for i, name in enumerate(plan.task.labels)}
         keep = [i for i, v in enumerate(labels) if str(v) in index]
         return EvalSet([inputs[i] for i in keep], [index[str(labels[i])] for i in keep], source)
-    if task == "multilabel":
+    if rule.output == "labels":
         return EvalSet(inputs, _lists(labels), source)
-    if task == "embedding" and pairs is None:
+    if rule.output == "vector" and pairs is None:
         return EvalSet(inputs, None, source)
     return EvalSet(inputs, [float(v) for v in labels], source)
 

@@ -232,7 +232,7 @@ def per_class_f1(per_class: Mapping[str, Mapping[str, Any]], title: str) -> byte
     return _png(fig)
 
 
-def regression(y_true: Sequence[float], y_pred: Sequence[float]) -> bytes | None:
+def predicted_vs_true(y_true: Sequence[float], y_pred: Sequence[float]) -> bytes | None:
     """Predicted vs true (with the y = x line) and residuals vs predicted."""
     if not y_true:
         return None

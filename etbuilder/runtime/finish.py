@@ -12,6 +12,7 @@ from typing import Any
 
 from etbuilder.data import Examples
 from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.report.rundir import MetricsLog, write_atomic
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.inference import decode, prediction_rows, run_model, split_metrics
@@ -51,7 +52,7 @@ def evaluate_split(
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Metrics (None when unlabelled or nothing to score) and prediction rows of one split."""
     task = plan.task
-    if task.type == "embedding" and examples.pairs is None:
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
         return None, []
     outputs = run_model(
         model,

@@ -13,6 +13,7 @@ import numpy as np
 from etbuilder.data import Examples, examples_from_table, load_examples
 from etbuilder.errors import DataError, RunError
 from etbuilder.plan import Plan, SplitSource
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
@@ -120,14 +121,14 @@ def predict_file(run_dir: Path, input_file: Path, output_file: Path) -> int:
     table, examples, source = read_user_file(loaded.plan, input_file)
     task = loaded.plan.task
     scores: list[Any] | None = None
-    if task.type == "embedding" and examples.pairs is None:
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
         predictions: list[Any] = [v.round(6).tolist() for v in _vectors(loaded, examples)]
     else:
         _, (_, rows) = _score(loaded, examples)
         predictions = [r.get("prediction") for r in rows]
         if rows and "score" in rows[0]:
             scores = [round(float(r["score"]), 6) for r in rows]
-    write_predictions(table, source, output_file, predictions, scores, task.options)
+    write_predictions(table, source, output_file, predictions, scores, task.separator)
     return len(predictions)
 
 
@@ -143,9 +144,12 @@ def write_predictions(
     path: Path,
     predictions: list[Any],
     scores: list[Any] | None,
-    options: dict[str, Any],
+    separator: str | None = None,
 ) -> None:
-    """The input rows plus prediction (and score) columns, in the output file's format."""
+    """The input rows plus prediction (and score) columns, in the output file's format.
+
+    `separator` joins the labels of a list prediction in csv/tsv (default: a space).
+    """
     from etbuilder.spec.data import EXTENSION_FORMATS
 
     fmt = EXTENSION_FORMATS.get(path.suffix.lower(), source.format)
@@ -171,11 +175,11 @@ def write_predictions(
         return
     delimiter = source.delimiter if source.format == fmt and source.delimiter else None
     delimiter = delimiter or ("\t" if fmt == "tsv" else ",")
-    separator = " " if delimiter != " " else ","
-    if options.get("separator"):
-        separator = str(options["separator"])
+    joiner = " " if delimiter != " " else ","
+    if separator:
+        joiner = separator
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
         writer.writerow(columns)
         for record in records:
-            writer.writerow([_cell(record.get(c), separator) for c in columns])
+            writer.writerow([_cell(record.get(c), joiner) for c in columns])

@@ -129,17 +129,20 @@ def test_task_specifics(tmp_path: Path) -> None:
     assert ner.task.labels == ["O", "B-location", "I-location", "B-person"]
     assert ner.task.pooling == "none" and ner.task.metric == "entity_f1"
     assert ner.task.loss == "token_cross_entropy"
+    assert (ner.task.tokens, ner.task.tags, ner.task.subword_labels) == ("tokens", "tags", "first")
     multi = compile_project(tmp_path / "multi", *TASKS["multilabel"])
     assert multi.task.labels == ["news", "sport", "tech"]
     assert multi.task.loss == "bce_with_logits" and multi.task.metric == "f1_micro"
-    assert multi.task.options == {"separator": ",", "threshold": 0.5}
+    assert (multi.task.separator, multi.task.threshold) == (",", 0.5)
+    knobs = json.loads(multi.to_json())["task"]
+    assert knobs["separator"] == "," and knobs["threshold"] == 0.5 and "normalize" not in knobs
     assert multi.data.split is not None and not multi.data.split.stratify
     reg = compile_project(tmp_path / "reg", *TASKS["regression"])
     stats = reg.data.profiles[0].target_stats
     assert stats is not None and stats["min"] == 0.0 and stats["max"] == 4.0
     assert reg.task.metric == "spearman" and reg.task.head.startswith("linear(384 -> 1)")
     emb = compile_project(tmp_path / "emb", *TASKS["embedding"])
-    assert emb.task.pooling == "mean" and emb.task.loss == "cosine"
+    assert emb.task.pooling == "mean" and emb.task.loss == "cosine" and emb.task.normalize
     assert emb.strategy.groups[-1].parameters == 0  # no head
     pair = compile_project(tmp_path / "pair", *TASKS["pair_classification"])
     assert pair.data.split is not None and pair.data.split.validation == 0.0

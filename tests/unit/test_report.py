@@ -20,8 +20,8 @@ PLOTS = {
     "classification": {"learning_curves", "confusion_matrix", "per_class_f1"},
     "pair_classification": {"learning_curves", "confusion_matrix", "per_class_f1"},
     "multilabel": {"learning_curves", "per_class_f1"},
-    "regression": {"learning_curves", "regression"},
-    "embedding": {"learning_curves", "regression"},
+    "regression": {"learning_curves", "predicted_vs_true"},
+    "embedding": {"learning_curves", "predicted_vs_true"},
     "ner": {"learning_curves", "per_class_f1"},
 }
 SECTIONS = [

@@ -11,11 +11,11 @@ from etbuilder.compiler.context import CompileContext, TokenLengths
 from etbuilder.compiler.passes.task import sort_labels, sort_tags
 from etbuilder.data import Examples
 from etbuilder.plan import LengthStats, SplitProfile
+from etbuilder.plan.tasks import TASK_RULES
 
 SAMPLE_LIMIT = 20_000
 """At most this many examples per split are tokenized; larger splits use an evenly spaced
 (deterministic) sample."""
-CLASS_TASKS = ("classification", "pair_classification", "multilabel", "ner")
 
 
 def normalize(text: str) -> str:
@@ -56,13 +56,14 @@ def _keys(rows: Examples) -> list[Any]:
 
 
 def _counts(kind: str, labels: tuple[Any, ...]) -> dict[str, int]:
-    if kind not in CLASS_TASKS or not labels:
+    shape = TASK_RULES[kind].labels
+    if shape not in ("classes", "multi", "tags") or not labels:
         return {}
-    if kind in ("multilabel", "ner"):
+    if shape in ("multi", "tags"):
         counter: Counter[str] = Counter(x for items in labels for x in items)
     else:
         counter = Counter(str(x) for x in labels)
-    order = sort_tags(list(counter)) if kind == "ner" else sort_labels(list(counter))
+    order = sort_tags(list(counter)) if shape == "tags" else sort_labels(list(counter))
     return {label: counter[label] for label in order}
 
 
@@ -118,7 +119,8 @@ def profile_data(ctx: CompileContext) -> CompileContext:
         lengths = _measure(ctx, rows)
         measured.append(lengths)
         unseen = [] if rows is train else [x for x in counts if x not in train_labels]
-        numeric = kind == "regression" or (kind == "embedding" and bool(rows.labels))
+        shape = TASK_RULES[kind].labels
+        numeric = shape == "number" or (shape == "optional-number" and bool(rows.labels))
         profiles.append(
             SplitProfile(
                 name=rows.name,
