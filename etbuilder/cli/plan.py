@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from etbuilder.cli._common import SetOption, SpecArgument, load
-from etbuilder.compiler.plan import Plan, StrategyPlan
+from etbuilder.plan import Plan, StrategyPlan
 
 
 def _count(n: int) -> str:

@@ -33,7 +33,7 @@ def _is_main_process() -> bool:
 
 def _resume_dir(name: str, output: Path | None) -> Path:
     from etbuilder.errors import RunError
-    from etbuilder.runtime.rundir import check_output_dir, check_same_spec, latest_run_dir
+    from etbuilder.report.rundir import check_output_dir, check_same_spec, latest_run_dir
 
     if output is not None:
         check_output_dir(output, resume=True)
@@ -72,14 +72,14 @@ def run(
 ) -> None:
     """Train the spec's model, evaluate it on the test split and write the run report."""
     from etbuilder.compiler.pipeline import compile_spec
-    from etbuilder.runtime.engine import check_runnable, run_plan
-    from etbuilder.runtime.rundir import (
+    from etbuilder.report.rundir import (
         check_output_dir,
         claim_output_dir,
         new_run_dir,
         read_plan,
         release_output_dir,
     )
+    from etbuilder.runtime.engine import check_runnable, run_plan
 
     loaded = load(spec, set_)
     claimed = False
@@ -113,9 +113,9 @@ def run(
     if not _is_main_process():
         return
     typer.echo(_summary(result, plan))
-    if plan.spec.deploy.package:
+    if plan.deploy.package:
         from etbuilder.package.builder import build_app
-        from etbuilder.runtime.rundir import RunStatus
+        from etbuilder.report.rundir import RunStatus
 
         if not quiet:
             typer.echo("etb run: packaging the app (deploy.package: false skips this)", err=True)

@@ -11,13 +11,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import codec_name, read_bytes
 from etbuilder.data.delimited import iter_delimited
 from etbuilder.data.readers import read_split
 from etbuilder.data.records import table_from_records
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError, MissingExtraError
+from etbuilder.plan import SplitSource
 
 CHUNK_ROWS = 2048
 """Rows per chunk: large enough for batching, small enough that memory stays flat."""

@@ -7,7 +7,6 @@ import io
 from collections.abc import Iterator
 from typing import TextIO
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import (
     codec_name,
     decode,
@@ -18,6 +17,7 @@ from etbuilder.data._text import (
 )
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError
+from etbuilder.plan import SplitSource
 
 DEFAULT_DELIMITERS = {"csv": ",", "tsv": "\t"}
 """Delimiter per format when the spec gives none."""

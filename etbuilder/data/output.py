@@ -84,20 +84,21 @@ def prediction_records(
     predictions: list[Any],
     scores: list[Any] | None,
     fmt: str,
-    options: dict[str, Any],
+    separator: str | None,
     delimiter: str,
 ) -> list[dict[str, Any]]:
     """`table`'s rows with `prediction` (and `score`) columns; in csv/tsv a list prediction
-    (labels of a multilabel task, a vector) becomes one cell joined by the task's separator."""
+    (labels of a multilabel task, a vector) becomes one cell joined by `separator` (default: a
+    space, or a comma in a space-delimited file)."""
     extra = ("prediction", "score")
     kept = [c for c in table.columns if c not in extra]
-    separator = str(options.get("separator") or (" " if delimiter != " " else ","))
+    joiner = separator or (" " if delimiter != " " else ",")
     records = []
     for i, row in enumerate(table.rows()):
         record = {c: row[c] for c in kept}
         prediction = predictions[i]
         if fmt in ("csv", "tsv") and isinstance(prediction, list | tuple):
-            prediction = separator.join(str(v) for v in prediction)
+            prediction = joiner.join(str(v) for v in prediction)
         record["prediction"] = prediction
         if scores is not None:
             record["score"] = scores[i]

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan, SplitSource
 from etbuilder.data.chunks import CHUNK_ROWS
 from etbuilder.data.output import prediction_records
 from etbuilder.errors import DataError, RunError
 from etbuilder.package.predict import predict_with_app
+from etbuilder.plan import Plan, SplitSource
 
 
 def app_folder(path: Path) -> Path | None:
@@ -52,9 +52,9 @@ def _source(app: Path, input_file: Path, plan: Plan | None) -> SplitSource:
 def _inputs(table: Any, plan: Plan | None, columns: list[str]) -> list[Any]:
     """The model inputs of one chunk's rows: texts, pairs or joined words."""
     if plan is not None:
-        from etbuilder.runtime.rows import examples_from_table
+        from etbuilder.data import examples_from_table
 
-        examples = examples_from_table(plan, table)
+        examples = examples_from_table(plan.spec.task, table)
         if examples.pairs is not None:
             return [list(p) for p in examples.pairs]
         return list(examples.texts)
@@ -107,7 +107,7 @@ def predict_file_with_app(
     source = _source(app, input_file, plan)
     manifest = json.loads((app / "manifest.json").read_text(encoding="utf-8"))
     columns = list(manifest["task"]["text_columns"])
-    options = dict(manifest["task"].get("options", {}))
+    separator = manifest["task"].get("options", {}).get("separator")
     delimiter = source.delimiter if source.format == fmt else None
     with PredictionWriter(
         output_file, fmt, delimiter=delimiter, escape_formulas=escape_formulas
@@ -124,7 +124,7 @@ def predict_file_with_app(
                     if any(s is not None for s in scores)
                     else None,
                     fmt,
-                    options,
+                    separator,
                     writer.delimiter,
                 )
             )

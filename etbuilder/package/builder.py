@@ -16,13 +16,13 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
 from etbuilder.package.disclosure import scrub_app
 from etbuilder.package.evalset import EvalSet, load_test_set
 from etbuilder.package.manifest import base_manifest
 from etbuilder.package.quality import Measurement, decide, measure
+from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model.int8.onnx"
@@ -50,7 +50,7 @@ def build_app(
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
     examples: measure int8 on these instead of re-reading the run's test split.
-    quantization: override `spec.deploy.quantization` (auto | int8 | none).
+    quantization: override the plan's `deploy.quantization` (auto | int8 | none).
     """
     run_dir = Path(run_dir)
     dest = Path(out) if out is not None else run_dir / "app"
@@ -90,7 +90,7 @@ def _assemble(
     from etbuilder.package.optimize import save_optimized
     from etbuilder.package.quantize import quantize_int8
 
-    deploy = plan.spec.deploy
+    deploy = plan.deploy
     if "torch" in deploy.formats:
         shutil.copytree(model_dir, app / "model", ignore=shutil.ignore_patterns("*.bin", "*.pt"))
     for name in TOKENIZER_FILES:
@@ -102,9 +102,7 @@ def _assemble(
     _write_json(app / "manifest.json", manifest)
 
     task = plan.task
-    torch_model = load_torch_model(
-        model_dir, task.type, task.pooling, bool(task.options.get("normalize", True))
-    )
+    torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
     pair = manifest["inputs"]["kind"] == "pair"
     exported = export_onnx(
         torch_model, app / FP32_FILE, app / "tokenizer.json", pair, task.max_length

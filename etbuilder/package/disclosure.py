@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 ENVIRONMENT_DECISION = "spec.environment"
 """The plan decision that lists the spec values read from private environment variables."""

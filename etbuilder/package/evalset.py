@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import EtbError
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 
 MAX_EXAMPLES = 5000
 """Measure on at most this many test rows (packaging stays quick on large test sets)."""
@@ -45,7 +46,7 @@ def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
     if not any(s.name == "test" for s in plan.data.sources):
         return None, "the run has no test split"
     try:
-        from etbuilder.runtime.rows import load_examples
+        from etbuilder.data import load_examples
 
         split = load_examples(plan, check_fingerprint=False).get("test")
     except (EtbError, OSError, ValueError) as exc:
@@ -58,22 +59,22 @@ def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
 
 
 def _from_examples(plan: Plan, split: Any, n: int, source: str) -> EvalSet:
-    task = plan.task.type
+    rule = TASK_RULES[plan.task.type]
     labels = list(split.labels[:n]) if split.labelled else None
-    if task == "ner":
+    if rule.inputs == "tokens":
         return EvalSet([list(w) for w in split.words[:n]], _lists(labels), source)
     pairs = [list(p) for p in split.pairs[:n]] if split.pairs is not None else None
     two = len(plan.task.text_columns) == 2
     inputs: list[Any] = pairs if pairs is not None and two else list(split.texts[:n])
     if labels is None:
         return EvalSet(inputs, None, source)
-    if task in ("classification", "pair_classification"):
+    if rule.output == "label":
         index = {name: i for i, name in enumerate(plan.task.labels)}
         keep = [i for i, v in enumerate(labels) if str(v) in index]
         return EvalSet([inputs[i] for i in keep], [index[str(labels[i])] for i in keep], source)
-    if task == "multilabel":
+    if rule.output == "labels":
         return EvalSet(inputs, _lists(labels), source)
-    if task == "embedding" and pairs is None:
+    if rule.output == "vector" and pairs is None:
         return EvalSet(inputs, None, source)
     return EvalSet(inputs, [float(v) for v in labels], source)
 

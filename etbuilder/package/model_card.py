@@ -5,28 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.package.disclosure import public_name
-
-DECIDES = {
-    "classification": "one label per text, out of {n}: {labels}",
-    "pair_classification": "one label per pair of texts, out of {n}: {labels}",
-    "multilabel": "any number of labels per text (probability >= {threshold}),"
-    " out of {n}: {labels}",
-    "regression": "a number per input",
-    "ner": "entities in a text, tagged BIO with {n} tags: {labels}",
-    "embedding": "a vector per text (for search, clustering and similarity)",
-}
-
-ANSWERS = {
-    "classification": '{"label": ..., "score": ..., "scores": {label: probability}}',
-    "pair_classification": '{"label": ..., "score": ..., "scores": {label: probability}}',
-    "multilabel": '{"labels": [...], "scores": {label: probability}}',
-    "regression": '{"value": ...}',
-    "ner": '{"entities": [{"type", "text", "start", "end", "score"}]} '
-    "(character offsets, end exclusive)",
-    "embedding": '{"vector": [...]}',
-}
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 
 
 def _fmt(value: Any) -> str:
@@ -41,7 +22,8 @@ def _labels(labels: list[str]) -> str:
 def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str:
     """The model card, in Markdown."""
     task, inputs, model = manifest["task"], manifest["inputs"], manifest["model"]
-    decides = DECIDES[task["type"]].format(
+    rule = TASK_RULES[task["type"]]
+    decides = rule.description.format(
         n=len(task["labels"]),
         labels=_labels(task["labels"]),
         threshold=task["options"].get("threshold", 0.5),
@@ -55,7 +37,7 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "",
         f"Task `{task['type']}`: {decides}.",
         f"Input: {'pairs of texts `[text_a, text_b]`' if inputs['kind'] == 'pair' else 'texts'};"
-        f" answer per input: `{ANSWERS[task['type']]}`.",
+        f" answer per input: `{rule.answer}`.",
         f"Backbone `{plan.backbone.name}` ({plan.backbone.architecture}, "
         f"{plan.backbone.parameters:,} parameters), strategy `{plan.strategy.type}`.",
         "",

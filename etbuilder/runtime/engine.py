@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
+from etbuilder.report.rundir import MetricsLog, RunStatus, write_atomic
 from etbuilder.runtime import setup
-from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
 
 SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill", "dapt")
 """Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
@@ -47,8 +47,8 @@ def prepare_run_dir(plan: Plan, run_dir: Path, *, resume: bool) -> None:
     """spec.yaml and plan.json of a new run; a resumed run keeps those it has."""
     import yaml
 
+    from etbuilder.report.rundir import check_output_dir, claim_output_dir
     from etbuilder.runtime.checkpoint import clean_leftovers
-    from etbuilder.runtime.rundir import check_output_dir, claim_output_dir
 
     check_output_dir(run_dir, resume=resume)
     if resume:
@@ -108,7 +108,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _now() -> str:
-    from etbuilder.runtime.rundir import now_iso
+    from etbuilder.report.rundir import now_iso
 
     return now_iso()
 

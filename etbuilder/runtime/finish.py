@@ -10,11 +10,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.rundir import MetricsLog, write_atomic
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.inference import decode, prediction_rows, run_model, split_metrics
-from etbuilder.runtime.rows import Examples
-from etbuilder.runtime.rundir import MetricsLog, write_atomic
 
 MIN_STEPS_TO_RECORD = 20
 """Throughput is recorded only from runs with at least this many optimizer steps."""
@@ -51,7 +52,7 @@ def evaluate_split(
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Metrics (None when unlabelled or nothing to score) and prediction rows of one split."""
     task = plan.task
-    if task.type == "embedding" and examples.pairs is None:
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
         return None, []
     outputs = run_model(
         model,
@@ -90,8 +91,8 @@ def finalize(
     log: MetricsLog,
 ) -> Any:
     """Save, evaluate, predict, report (main process only)."""
+    from etbuilder.report.writer import write_report
     from etbuilder.runtime.engine import RunResult
-    from etbuilder.runtime.report import write_report
 
     save_model_atomic(model, plan, run_dir, tokenizer)
     scale = trainer.data.loss_scale if trainer is not None else None

@@ -21,17 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan, SchedulePlan
+from etbuilder.data import Examples
+from etbuilder.plan import Plan, SchedulePlan
+from etbuilder.report.metrics import primary
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime import checkpoint as ckpt
 from etbuilder.runtime.batching import LengthGroupedBatches, collate
 from etbuilder.runtime.encode import Encoded
-from etbuilder.runtime.heads import HEADS
+from etbuilder.runtime.heads import head_of
 from etbuilder.runtime.inference import decode, run_model, split_metrics
-from etbuilder.runtime.metrics import primary
 from etbuilder.runtime.optim import build_optimizer, build_scheduler, clip_gradients
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.rows import Examples
-from etbuilder.runtime.rundir import MetricsLog
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Trainer:
     ) -> None:
         self.plan = plan
         self.task = plan.task
-        self.head = HEADS[plan.task.type]
+        self.head = head_of(plan.task)
         self.data = data
         self.run_dir = run_dir
         self.ckpt_dir = run_dir / "checkpoints"

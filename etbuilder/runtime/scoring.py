@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import Plan, SplitSource
+from etbuilder.data import Examples, examples_from_table, load_examples
 from etbuilder.errors import DataError, RunError
+from etbuilder.plan import Plan, SplitSource
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
-from etbuilder.runtime.rows import Examples, examples_from_table, load_examples
 
 
 @dataclass
@@ -28,8 +29,8 @@ class LoadedRun:
 
 def load_run(run_dir: Path) -> LoadedRun:
     """The plan, trained model and tokenizer of a run folder."""
+    from etbuilder.report.rundir import read_plan
     from etbuilder.runtime.models import load_trained
-    from etbuilder.runtime.rundir import read_plan
 
     plan = read_plan(run_dir)
     folder = run_dir / "model"
@@ -61,7 +62,7 @@ def read_user_file(plan: Plan, path: Path) -> tuple[Any, Examples, SplitSource]:
 
     source = user_source(plan, path)
     table = read_split(source)
-    return table, examples_from_table(plan, table), source
+    return table, examples_from_table(plan.spec.task, table), source
 
 
 def _score(loaded: LoadedRun, examples: Examples) -> tuple[Any, Any]:
@@ -129,7 +130,7 @@ def predict_file(
     table, examples, source = read_user_file(loaded.plan, input_file)
     task = loaded.plan.task
     scores: list[Any] | None = None
-    if task.type == "embedding" and examples.pairs is None:
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
         predictions: list[Any] = [v.round(6).tolist() for v in _vectors(loaded, examples)]
     else:
         _, (_, rows) = _score(loaded, examples)
@@ -137,7 +138,7 @@ def predict_file(
         if rows and "score" in rows[0]:
             scores = [round(float(r["score"]), 6) for r in rows]
     write_predictions(
-        table, source, output_file, predictions, scores, task.options, escape_formulas
+        table, source, output_file, predictions, scores, task.separator, escape_formulas
     )
     return len(predictions)
 
@@ -148,10 +149,13 @@ def write_predictions(
     path: Path,
     predictions: list[Any],
     scores: list[Any] | None,
-    options: dict[str, Any],
+    separator: str | None = None,
     escape_formulas: bool = True,
 ) -> None:
-    """The input rows plus prediction (and score) columns, in the output file's format."""
+    """The input rows plus prediction (and score) columns, in the output file's format.
+
+    `separator` joins the labels of a list prediction in csv/tsv (default: a space).
+    """
     from etbuilder.data.output import OUTPUT_FORMATS, PredictionWriter, prediction_records
 
     fmt = OUTPUT_FORMATS.get(path.suffix.lower())
@@ -163,4 +167,4 @@ def write_predictions(
         )
     delimiter = source.delimiter if source.format == fmt else None
     with PredictionWriter(path, fmt, delimiter=delimiter, escape_formulas=escape_formulas) as out:
-        out.write(prediction_records(table, predictions, scores, fmt, options, out.delimiter))
+        out.write(prediction_records(table, predictions, scores, fmt, separator, out.delimiter))

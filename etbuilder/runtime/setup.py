@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples, load_examples
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.encode import Encoded, encode_cached, load_fast_tokenizer
 from etbuilder.runtime.heads import target_scale
-from etbuilder.runtime.rows import Examples, load_examples
 
 MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -130,7 +131,7 @@ def export_model(plan: Plan, model: Any) -> Any:
 
 def trains(plan: Plan, train: Examples) -> bool:
     """Whether the run trains at all: an embedding task on single texts is exported as-is."""
-    return not (plan.task.type == "embedding" and train.pairs is None)
+    return not (TASK_RULES[plan.task.type].output == "vector" and train.pairs is None)
 
 
 def loss_scale(plan: Plan, train: Encoded) -> dict[str, float]:

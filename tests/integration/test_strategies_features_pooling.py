@@ -108,9 +108,9 @@ def test_mean_pooled_features_run_packages_the_same_function(
     import torch
     from transformers import AutoTokenizer
 
-    from etbuilder.compiler.plan import Plan
     from etbuilder.package import build_app
     from etbuilder.package.app_template.inference import Predictor
+    from etbuilder.plan import Plan
     from etbuilder.runtime.engine import run_plan
     from etbuilder.runtime.models import load_trained
 

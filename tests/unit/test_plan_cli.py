@@ -10,7 +10,7 @@ import pytest
 from test_compiler_fixtures import CLASSIFICATION_SPEC, classification_csv, write_project
 
 from etbuilder.cli.main import main
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_two_processes_give_identical_bytes(project: Path) -> None:
 
 def test_groups_merge_alike_layers() -> None:
     from etbuilder.cli.plan import merged_groups
-    from etbuilder.compiler.plan import ParameterGroup, StrategyPlan
+    from etbuilder.plan import ParameterGroup, StrategyPlan
 
     groups = [ParameterGroup(name="embeddings", parameters=10, trainable=False)]
     groups += [

@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data import read_split
 from etbuilder.data.chunks import iter_chunks
 from etbuilder.data.output import PredictionWriter, check_output, escape_formula
 from etbuilder.errors import DataError
+from etbuilder.plan import SplitSource
 
 HOSTILE_TEXTS = [
     "plain text",

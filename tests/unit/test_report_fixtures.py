@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import (
+from etbuilder.plan import (
     BackboneInfo,
     ComputePlan,
     DataPlan,
     Decision,
+    DeployPlan,
     Estimates,
     HardwareInfo,
     LengthStats,
@@ -23,12 +24,13 @@ from etbuilder.compiler.plan import (
     PlanWarning,
     PrecisionPlan,
     SchedulePlan,
+    ServerLimits,
     SplitProfile,
     SplitSource,
     StrategyPlan,
     TaskPlan,
 )
-from etbuilder.runtime.metrics import compute_metrics
+from etbuilder.report.metrics import compute_metrics
 from etbuilder.spec import Spec
 
 TASK_SPECS: dict[str, dict[str, Any]] = {
@@ -174,6 +176,14 @@ def make_plan(task_type: str = "classification", labels: list[str] | None = None
             seconds_per_epoch=60.0,
             seconds_total=180.0,
             time_basis="default throughput",
+        ),
+        deploy=DeployPlan(
+            package=True,
+            formats=["onnx", "torch"],
+            quantization="auto",
+            server=ServerLimits(
+                max_batch_size=64, max_text_chars=10_000, max_body_bytes=1_000_000, batch_wait_ms=5
+            ),
         ),
         decisions=[
             Decision(key="backbone.max_length", value=128, reason="p99 of train token lengths"),

@@ -7,7 +7,7 @@ import sys
 
 
 def test_every_planned_strategy_has_runtime_hooks() -> None:
-    from etbuilder.compiler.plan import StrategyPlan
+    from etbuilder.plan import StrategyPlan
     from etbuilder.runtime.engine import SUPPORTED_STRATEGIES
     from etbuilder.runtime.strategies import STRATEGIES
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from etbuilder.compiler.context import CompileContext, SplitRows
-from etbuilder.compiler.tasks import label_column
+from etbuilder.compiler.context import CompileContext
+from etbuilder.data import Examples
 from etbuilder.errors import DataError
+from etbuilder.plan.tasks import label_column
 
 SINGLE_LABEL_TASKS = ("classification", "pair_classification")
 """Tasks whose model picks one of several classes: they need two classes to learn."""
@@ -43,7 +44,7 @@ def _names(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
 
 
-def _single_class(ctx: CompileContext, train: SplitRows) -> None:
+def _single_class(ctx: CompileContext, train: Examples) -> None:
     classes = Counter(str(v) for v in train.labels)
     if len(classes) >= 2:
         return
@@ -87,7 +88,7 @@ def _rare_classes(ctx: CompileContext) -> None:
     )
 
 
-def _unseen(ctx: CompileContext, train: SplitRows) -> None:
+def _unseen(ctx: CompileContext, train: Examples) -> None:
     known = {name for value in train.labels for name in _names(value)}
     for rows in ctx.splits[1:]:
         for value, line in zip(rows.labels, rows.lines, strict=False):

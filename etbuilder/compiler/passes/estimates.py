@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etbuilder.compiler.architecture import layer_parameters, mlm_head_parameters
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
-from etbuilder.compiler.plan import BackboneInfo, Estimates, StrategyPlan
 from etbuilder.compiler.throughput import lookup
+from etbuilder.plan import BackboneInfo, Estimates, StrategyPlan
+from etbuilder.zoo.architecture import layer_parameters, mlm_head_parameters
 
 
 def sig(value: float, digits: int = 4) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import SchedulePlan
+from etbuilder.plan import SchedulePlan
 from etbuilder.spec._base import parse_duration
 
 

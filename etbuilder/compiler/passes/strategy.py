@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import TaskPlan
 from etbuilder.compiler.strategies import LOWERINGS, LoweringInput
+from etbuilder.plan import TaskPlan
+from etbuilder.plan.tasks import TASK_RULES
 
 
 def head_parameters(task: TaskPlan, hidden: int) -> int:
     """Parameters of the task head: a linear layer from the pooled (or token) vector."""
-    if task.type == "embedding":
+    rule = TASK_RULES[task.type]
+    if rule.model == "encoder":
         return 0
-    outputs = 1 if task.type == "regression" else len(task.labels)
+    outputs = 1 if rule.numeric else len(task.labels)
     return hidden * outputs + outputs
 
 

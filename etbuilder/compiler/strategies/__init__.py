@@ -9,6 +9,7 @@ decisions it took.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -20,15 +21,19 @@ from etbuilder.compiler.strategies.lora import lora_parameters, lora_targets, lo
 
 Lowering = Callable[[Any, LoweringInput], Lowered]
 
-LOWERINGS: MappingProxyType[str, Lowering] = MappingProxyType(
+DOWNSTREAM: MappingProxyType[str, Lowering] = MappingProxyType(
     {
         "finetune": lower_finetune,
         "features": lower_features,
         "freeze": lower_freeze,
         "lora": lower_lora,
         "distill": lower_distill,
-        "dapt": lower_dapt,
     }
+)
+"""The strategies that may follow dapt, and their lowerings."""
+
+LOWERINGS: MappingProxyType[str, Lowering] = MappingProxyType(
+    {**DOWNSTREAM, "dapt": partial(lower_dapt, downstream=DOWNSTREAM)}
 )
 """Strategy type -> its lowering."""
 

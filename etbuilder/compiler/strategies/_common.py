@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.architecture import (
+from etbuilder.plan import BackboneInfo, Decision, ParameterGroup, StrategyPlan
+from etbuilder.zoo.architecture import (
     architecture,
     embedding_parameters,
     layer_parameters,
     pooler_parameters,
 )
-from etbuilder.compiler.plan import BackboneInfo, Decision, ParameterGroup, StrategyPlan
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -14,6 +13,8 @@ from etbuilder.compiler.strategies._common import (
 )
 from etbuilder.compiler.strategies.feature_pooling import resolve_pooling
 from etbuilder.errors import CompileError
+from etbuilder.plan import ParameterGroup
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.spec.strategy import FeaturesStrategy, FinetuneStrategy, FreezeStrategy
 
 
@@ -30,7 +31,7 @@ def lower_finetune(strategy: FinetuneStrategy, info: LoweringInput) -> Lowered:
 def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
     b = info.backbone
     groups = [g.model_copy(update={"trainable": False}) for g in backbone_groups(info)]
-    outputs = 1 if info.task_type == "regression" else max(len(info.labels), 1)
+    outputs = 1 if TASK_RULES[info.task_type].numeric else max(len(info.labels), 1)
     if strategy.head == "mlp":
         head_params = b.hidden_size * strategy.hidden + strategy.hidden
         head_params += strategy.hidden * outputs + outputs

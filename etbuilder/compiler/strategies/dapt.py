@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from etbuilder.compiler.architecture import mlm_head_parameters
-from etbuilder.compiler.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -14,14 +14,19 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
+from etbuilder.plan import ParameterGroup
 from etbuilder.spec.strategy import DaptStrategy
+from etbuilder.zoo.architecture import mlm_head_parameters
 
 
-def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
+def lower_dapt(
+    strategy: DaptStrategy,
+    info: LoweringInput,
+    downstream: Mapping[str, Callable[[Any, LoweringInput], Lowered]],
+) -> Lowered:
+    """Masked-LM first, then `strategy.then` lowered by its entry in `downstream`."""
     b = info.backbone
-    from etbuilder.compiler.strategies import LOWERINGS
-
-    then, then_notes = LOWERINGS[strategy.then.type](strategy.then, info)
+    then, then_notes = downstream[strategy.then.type](strategy.then, info)
     if strategy.corpus is None:
         corpus = "the task's training texts (task-adaptive pretraining)"
         corpus_path = None

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etbuilder.compiler.architecture import (
-    architecture,
-    embedding_parameters,
-    layer_parameters,
-    pooler_parameters,
-)
-from etbuilder.compiler.plan import ParameterGroup, Plan
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -20,7 +13,14 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
+from etbuilder.plan import ParameterGroup, Plan
 from etbuilder.spec.strategy import DistillStrategy
+from etbuilder.zoo.architecture import (
+    architecture,
+    embedding_parameters,
+    layer_parameters,
+    pooler_parameters,
+)
 
 
 def student_layers(teacher_layers: int, keep: int) -> list[int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.architecture import ARCHITECTURES, architecture, module_shapes
-from etbuilder.compiler.plan import BackboneInfo, ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -13,7 +11,9 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
+from etbuilder.plan import BackboneInfo, ParameterGroup
 from etbuilder.spec.strategy import LoraStrategy
+from etbuilder.zoo.architecture import ARCHITECTURES, architecture, module_shapes
 
 
 def lora_targets(strategy: LoraStrategy, backbone: BackboneInfo) -> tuple[list[str], str]:

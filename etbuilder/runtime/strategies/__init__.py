@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from etbuilder.compiler.plan import Plan, StrategyPlan
+from etbuilder.plan import Plan, StrategyPlan
 from etbuilder.runtime.strategies.base import StrategyHooks
 from etbuilder.runtime.strategies.freeze import FREEZE
 from etbuilder.runtime.strategies.lora import LORA

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 
 def keep_model(plan: Plan, model: Any) -> Any:

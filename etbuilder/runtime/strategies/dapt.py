@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples
 from etbuilder.errors import DataError, RunError
+from etbuilder.plan import Plan
 from etbuilder.runtime.encode import TOKENIZER_FILES, load_fast_tokenizer
 from etbuilder.runtime.models import quiet_transformers
-from etbuilder.runtime.rows import Examples
 from etbuilder.runtime.strategies.mlm import heldout_loss, mlm_batch, mlm_loss, tokenize
 
 HELDOUT_FRACTION = 0.05

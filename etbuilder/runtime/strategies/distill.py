@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples, load_examples
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
-from etbuilder.runtime.heads import HEADS, Head
+from etbuilder.runtime.heads import Head, head_of
 from etbuilder.runtime.inference import run_model
 from etbuilder.runtime.loop import Data, Trainer
-from etbuilder.runtime.rows import Examples, load_examples
 from etbuilder.runtime.strategies.distill_loss import DISTILLABLE, distill_loss, pack_targets
 from etbuilder.runtime.strategies.feature_cache import features_dir
 from etbuilder.runtime.strategies.groups import backbone_prefix
@@ -41,7 +41,7 @@ def truncate(plan: Plan, model: Any) -> Any:
             f"strategy distill: {plan.task.type} cannot be distilled yet (supported: "
             f"{', '.join(DISTILLABLE)}); use strategy finetune"
         )
-    from etbuilder.compiler.architecture import architecture
+    from etbuilder.zoo.architecture import architecture
 
     picked = [int(i) for i in plan.strategy.options["student_layers"]]
     base = backbone_prefix(model)
@@ -168,7 +168,7 @@ def distill_trainer(
     options = plan.strategy.options
     trainer = Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
     trainer.head = Head(
-        HEADS[plan.task.type].outputs,
+        head_of(plan.task).outputs,
         distill_loss(float(options["temperature"]), float(options["alpha"])),
     )
     trainer.strategy_figures = {"distill": figures | {"teacher_logits_cache": cache}}  # type: ignore[attr-defined]

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from etbuilder.atomic import atomic_file
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.encode import cache_key as token_cache_key
@@ -114,7 +115,7 @@ def cached_features(
     device: Any = "cpu",
 ) -> Features:
     """`compute_features` through the disk cache."""
-    tokens = plan.task.type == "ner"
+    tokens = TASK_RULES[plan.task.type].per_token
     path = features_dir() / f"{feature_key(plan, split, head[0])}.pt"
     expected = int(encoded.sides[0].offsets[-1]) if tokens else len(encoded)
     if path.is_file():

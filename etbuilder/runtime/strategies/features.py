@@ -19,17 +19,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.metrics import primary
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
-from etbuilder.runtime.heads import HEADS
+from etbuilder.runtime.heads import head_of
 from etbuilder.runtime.inference import Outputs, decode, split_metrics
 from etbuilder.runtime.loop import Data, TrainState
-from etbuilder.runtime.metrics import primary
 from etbuilder.runtime.optim import build_optimizer, build_scheduler
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.rundir import MetricsLog
 from etbuilder.runtime.strategies.feature_cache import Features, cached_features
 from etbuilder.runtime.strategies.feature_pooling import install_pooling
 from etbuilder.runtime.strategies.groups import group_prefixes
@@ -49,7 +50,7 @@ class HeadOnly(nn.Module):
 def head_module(plan: Plan, model: nn.Module) -> tuple[str, nn.Module]:
     """The single head module of the task model (`classifier`); refuses what has none."""
     names = [p.rstrip(".") for p in group_prefixes(model, "head")]
-    if plan.task.type == "embedding" or len(names) != 1:
+    if TASK_RULES[plan.task.type].model == "encoder" or len(names) != 1:
         raise RunError(
             f"strategy features: a {plan.task.type} model of {plan.backbone.name} has no single "
             "task head to train on cached features; use strategy finetune, freeze or lora"
@@ -105,7 +106,7 @@ class FeatureTrainer:
     ) -> None:
         self.plan, self.task, self.data, self.log = plan, plan.task, data, log
         self.acc, self.model = accelerator, model.to(accelerator.device)
-        self.loss = HEADS[plan.task.type].loss
+        self.loss = head_of(plan.task).loss
         name, head = head_module(plan, model)
         self.head = HeadOnly(head).to(accelerator.device)
         t0 = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 from etbuilder.runtime.strategies.base import StrategyHooks
 from etbuilder.runtime.strategies.groups import planned_lr_scales
 

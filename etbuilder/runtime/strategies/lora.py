@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import MissingExtraError, RunError
+from etbuilder.plan import Plan
 from etbuilder.runtime.strategies.base import StrategyHooks
 from etbuilder.runtime.strategies.groups import group_prefixes
 
