@@ -155,6 +155,10 @@ CASES: dict[str, Case] = {
     "deploy.formats": Case(["onnx"]),
     "deploy.package": Case(False),
     "deploy.quantization": Case("none"),
+    "deploy.public_env": Case(
+        ["DATA_DIR"],
+        "after:tests.unit.test_disclosure:test_loader_records_which_values_came_from_private_variables",
+    ),
     "deploy.server.batch_wait_ms": Case(1.0),
     "deploy.server.max_batch_size": Case(8),
     "deploy.server.max_body_bytes": Case(4096),
