@@ -17,21 +17,19 @@ from typing import Any
 from etbuilder.compiler.context import CompileContext
 from etbuilder.data import Examples
 from etbuilder.errors import DataError
-from etbuilder.plan.tasks import label_column
+from etbuilder.plan.tasks import TASK_RULES, label_column
 
-SINGLE_LABEL_TASKS = ("classification", "pair_classification")
-"""Tasks whose model picks one of several classes: they need two classes to learn."""
-LABEL_TASKS = (*SINGLE_LABEL_TASKS, "multilabel", "ner")
-"""Tasks with a closed set of labels (the model has one output per label)."""
+CLOSED_LABELS = ("classes", "multi", "tags")
+"""Label kinds of the task table with a closed set of labels (one model output per label)."""
 
 
 def check_data(ctx: CompileContext) -> CompileContext:
     """Raise DataError, naming the file, line and fix, for data the run cannot train on."""
-    kind = ctx.spec.task.type
-    if kind not in LABEL_TASKS or not ctx.splits:
+    labels = TASK_RULES[ctx.spec.task.type].labels
+    if labels not in CLOSED_LABELS or not ctx.splits:
         return ctx
     train = ctx.splits[0]
-    if kind in SINGLE_LABEL_TASKS:
+    if labels == "classes":  # one class per example: a single class leaves nothing to learn
         _single_class(ctx, train)
     if ctx.split is not None and ctx.split.stratify:
         _rare_classes(ctx)
