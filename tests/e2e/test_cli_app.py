@@ -63,9 +63,13 @@ def test_predict_with_app_moved_away_from_its_run(apps: Path, tmp_path: Path) ->
     assert lines[0] == "text,prediction,score" and len(lines) == 3
     missing = tmp_path / "bad.csv"
     missing.write_text("body\nhello\n", encoding="utf-8")
-    bad = etb("predict", str(moved), "--input", str(missing), "--output", str(out))
+    bad_out = tmp_path / "bad-out.csv"
+    bad = etb("predict", str(moved), "--input", str(missing), "--output", str(bad_out))
     assert bad.returncode == 2
     assert "missing column(s) 'text'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not bad_out.exists() and list(tmp_path.glob(".bad-out.csv*")) == []
+    again = etb("predict", str(moved), "--input", str(data), "--output", str(out))
+    assert again.returncode == 2 and "the file exists already" in again.stderr
 
 
 @pytest.mark.e2e

@@ -45,7 +45,7 @@ def test_app_folder_holds_everything_to_deploy(apps_base: Path) -> None:
     assert m["task"]["type"] == "classification" and m["task"]["labels"] == ["neg", "neu", "pos"]
     assert m["task"]["max_length"] == 32
     assert m["inputs"]["max_batch_size"] == 16 and m["inputs"]["max_text_chars"] == 2000
-    assert m["spec_hash"] and m["etbuilder_version"] and m["created_from"] == str(run.resolve())
+    assert m["spec_hash"] and m["etbuilder_version"] and m["created_from"] == run.resolve().name
     assert m["model"]["served"] in ("onnx/model.onnx", "onnx/model.int8.onnx")
     assert m["model"]["reason"]
     assert m["onnx"]["parity_max_abs_diff_vs_pytorch"] <= 1e-4
