@@ -1,6 +1,6 @@
 """Cost of refusing hostile specs: `etb validate` on alias bombs, a deep nest and an oversized
-file, next to the gallery's valid spec, each in a fresh process (wall time and peak resident
-memory of the child), with the ratio to the valid spec. Run:
+file, next to the gallery's valid spec, each in a fresh process (wall time, and the peak
+resident memory the process reports itself), with the ratios to the valid spec. Run:
 
     .venv/bin/python bench/hostile_specs.py [--runs 3]
 """
@@ -8,14 +8,15 @@ memory of the child), with the ratio to the valid spec. Run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,23 +37,44 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+CHILD = (
+    "import sys\n"
+    "from etbuilder.cli.main import main\n"
+    "code = main(['validate', sys.argv[1]])\n"
+    "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+    "print(hwm, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+"""`etb validate` in a fresh interpreter that prints its own peak resident memory (KiB) last:
+VmHWM, which starts afresh at exec (ru_maxrss would count the forked parent's pages)."""
+
+
 def measure(path: Path, runs: int) -> tuple[float, float, int]:
-    """(median seconds, peak MiB of the children, exit code) of `etb validate path`."""
-    etb = Path(sys.executable).parent / "etb"
-    times, code = [], 0
+    """(median seconds, peak MiB, exit code) of `etb validate path` in a fresh process."""
+    times, peaks, code = [], [], 0
     for _ in range(runs):
         started = time.perf_counter()
         done = subprocess.run(
-            [str(etb), "validate", str(path)], capture_output=True, env=os.environ
+            [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, env=os.environ
         )
         times.append(time.perf_counter() - started)
+        peaks.append(int(done.stderr.strip().splitlines()[-1]) / 1024)
         code = done.returncode
-    # ru_maxrss of children is a running maximum: measure in ascending order of cost
-    return (
-        statistics.median(times),
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        code,
-    )
+    return statistics.median(times), max(peaks), code
+
+
+def in_process(path: Path, runs: int) -> float:
+    """Median seconds of `load_spec(path)` in this process (no interpreter start-up)."""
+    from etbuilder.errors import EtbError
+    from etbuilder.spec.loader import load_spec
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        with contextlib.suppress(EtbError):
+            load_spec(path)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -61,25 +83,30 @@ def main() -> None:
     args = parser.parse_args()
     print(f"CPU: {cpu_name()}; python {platform.python_version()}")
     with tempfile.TemporaryDirectory(prefix="etb-hostile-") as folder:
-        cases = {
+        cases: dict[str, Callable[[], str] | Path] = {
             "valid spec (templates/sms-spam)": VALID,
-            "billion laughs, 9 levels (509 B)": laughs(9),
-            "alias bomb, 40 levels x 3 (1.4 KB)": laughs(40, width=3),
-            "50 MB of unknown keys": "name: x\n" + "k: v\n" * 10_000_000,
+            "billion laughs, 9 levels (509 B)": lambda: laughs(9),
+            "alias bomb, 40 levels x 3 (1.4 KB)": lambda: laughs(40, width=3),
+            "50 MB of unknown keys": lambda: "name: x\n" + "k: v\n" * 10_000_000,
         }
         results = []
-        for name, text in cases.items():
-            if isinstance(text, Path):
-                path = text
-            else:
-                path = Path(folder) / "hostile.yaml"
-                path.write_text(text, encoding="utf-8")
+        for name, make in cases.items():
+            path = make if isinstance(make, Path) else Path(folder) / "hostile.yaml"
+            if not isinstance(make, Path):
+                path.write_text(make(), encoding="utf-8")
             seconds, peak, code = measure(path, args.runs)
-            results.append((name, seconds, peak, code))
+            results.append((name, seconds, peak, code, in_process(path, args.runs)))
     base = results[0][1]
-    print(f"{'spec':<38} {'exit':>4} {'median s':>9} {'x valid':>8} {'peak MiB (running max)':>23}")
-    for name, seconds, peak, code in results:
-        print(f"{name:<38} {code:>4} {seconds:9.3f} {seconds / base:8.2f} {peak:23.0f}")
+    base_peak, base_load = results[0][2], results[0][4]
+    print(
+        f"{'spec':<36} {'exit':>4} {'etb s':>7} {'x valid':>8} {'peak MiB':>9} {'x valid':>8}"
+        f" {'load_spec ms':>13} {'x valid':>8}"
+    )
+    for name, seconds, peak, code, load in results:
+        print(
+            f"{name:<36} {code:>4} {seconds:7.2f} {seconds / base:8.2f} {peak:9.0f} "
+            f"{peak / base_peak:8.2f} {load * 1000:13.1f} {load / base_load:8.2f}"
+        )
 
 
 if __name__ == "__main__":
