@@ -47,7 +47,7 @@ def _iter_jsonl(source: SplitSource, rows: int) -> Iterator[Table]:
     records: list[dict[str, Any]] = []
     lines: list[int] = []
     seen = False
-    with open(path, encoding=codec_name(source.encoding, path)) as handle:
+    with open(path, encoding=codec_name(source.encoding, path), newline="\n") as handle:
         try:
             for number, line in enumerate(handle, 1):
                 if not line.strip():

@@ -155,7 +155,10 @@ def test_an_interrupted_write_leaves_no_file(tmp_path: Path) -> None:
 CHUNK_FILES = {
     "header.csv": ("csv", 'id,text\n1,a\n2,"b\nc"\n\n3,d\r\n4,e\n5,f\n6,g\n7,h\n'),
     "no-header.tsv": ("tsv", "a\tx\nb\ty\nc\tz\nd\tw\ne\tv\n"),
-    "records.jsonl": ("jsonl", '{"t": "a"}\n\n{"t": "b"}\n{"t": "c"}\n{"t": "d"}\n{"t": "e"}\n'),
+    "records.jsonl": (
+        "jsonl",
+        '{"t": "a"}\n\n{"t":\r "b"}\r\n{"t": "c\\r"}\n{"t": "d"}\n{"t": "e"}\n',
+    ),
 }
 
 
