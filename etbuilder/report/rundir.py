@@ -62,7 +62,8 @@ def _listing(folder: Path, limit: int = 5) -> str:
 
 
 def _writable_parent(path: Path) -> None:
-    """Raise RunError when `path` cannot be created: an ancestor is a file, or not writable."""
+    """Raise RunError when `path` cannot be created because an ancestor is a file (whether it
+    can be written is checked by creating it: `claim_output_dir`)."""
     for ancestor in path.parents:
         if ancestor.exists():
             if not ancestor.is_dir():
