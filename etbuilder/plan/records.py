@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from etbuilder.plan.base import PlanModel
+from etbuilder.plan.strategy import StrategyPlan
 from etbuilder.spec import Spec
 
 PLAN_VERSION = 1
-
-
-class PlanModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Decision(PlanModel):
@@ -147,29 +145,13 @@ class TaskPlan(PlanModel):
     """Task knobs the runtime needs (threshold, separator, normalize, ner columns...)."""
 
 
-class ParameterGroup(PlanModel):
-    name: str
-    """e.g. `embeddings`, `encoder.layer.0-2`, `head`, `lora`."""
-    parameters: int
-    trainable: bool
-    lr_scale: float = 1.0
-    """Multiplier of the base learning rate (layer-wise decay)."""
+class EarlyStoppingPlan(PlanModel):
+    """Stop when the validation metric stops improving (`train.early_stopping`)."""
 
-
-class StrategyPlan(PlanModel):
-    """The spec's strategy lowered into concrete actions."""
-
-    type: Literal["finetune", "features", "freeze", "lora", "distill", "dapt"]
-    groups: list[ParameterGroup]
-    frozen_modules: list[str] = Field(default_factory=list)
-    """Module-name prefixes whose parameters do not train."""
-    trainable_parameters: int
-    actions: list[str]
-    """Human-readable steps, in order."""
-    options: dict[str, Any] = Field(default_factory=dict)
-    """Concrete settings: lora target_modules/r/alpha, teacher path, cache keys, student layers."""
-    then: StrategyPlan | None = None
-    """dapt: the downstream strategy."""
+    patience: int
+    """Evaluations without improvement before training stops."""
+    min_delta: float = 0.0
+    """Smallest change of the metric that counts as an improvement."""
 
 
 class SchedulePlan(PlanModel):
@@ -193,7 +175,7 @@ class SchedulePlan(PlanModel):
     checkpoint_every: int | None
     eval_every: int | None
     keep_checkpoints: int
-    early_stopping: dict[str, Any] | None = None
+    early_stopping: EarlyStoppingPlan | None = None
 
 
 class HardwareInfo(PlanModel):

@@ -243,8 +243,8 @@ class Trainer:
         if self.acc.is_main_process:
             self.log.write(record)
         progress.note(metric=f"{self.metric} {value:.4f}")
-        patience = (self.schedule.early_stopping or {}).get("patience")
-        if patience and state.bad_evals >= int(patience):
+        stopping = self.schedule.early_stopping
+        if stopping is not None and state.bad_evals >= stopping.patience:
             state.stopped = "early_stopping"
 
     def _improves(self, value: float) -> bool:
@@ -252,7 +252,8 @@ class Trainer:
         best = self.state.best_metric
         if best is None:
             return True
-        min_delta = float((self.schedule.early_stopping or {}).get("min_delta", 0.0))
+        stopping = self.schedule.early_stopping
+        min_delta = stopping.min_delta if stopping is not None else 0.0
         maximize = self.metric != "loss" and self.task.metric_direction == "maximize"
         return value > best + min_delta if maximize else value < best - min_delta
 

@@ -15,6 +15,7 @@ from etbuilder.plan import (
     DataPlan,
     Decision,
     Estimates,
+    FinetunePlan,
     HardwareInfo,
     LengthStats,
     NodeCommand,
@@ -25,7 +26,6 @@ from etbuilder.plan import (
     SchedulePlan,
     SplitProfile,
     SplitSource,
-    StrategyPlan,
     TaskPlan,
 )
 from etbuilder.report.metrics import compute_metrics
@@ -130,8 +130,7 @@ def make_plan(task_type: str = "classification", labels: list[str] | None = None
             pooling="cls",
             max_length=128,
         ),
-        strategy=StrategyPlan(
-            type="finetune",
+        strategy=FinetunePlan(
             groups=[ParameterGroup(name="encoder", parameters=22_713_216, trainable=True)],
             trainable_parameters=22_714_371,
             actions=["train every parameter"],

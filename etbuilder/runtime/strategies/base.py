@@ -12,9 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from etbuilder.plan import Plan
+from etbuilder.errors import RunError
+from etbuilder.plan import BaseStrategyPlan, Plan
+
+S = TypeVar("S", bound=BaseStrategyPlan)
+
+
+def planned(plan: Plan, kind: type[S]) -> S:
+    """The plan's strategy record, checked to be a `kind` (the hooks table dispatches on the
+    strategy type, so only a hand-edited plan fails here)."""
+    strategy = plan.strategy
+    if not isinstance(strategy, kind):
+        raise RunError(
+            f"strategy: this step runs a {kind.model_fields['type'].default} plan but the plan's "
+            f"strategy is {strategy.type}; recompile it with `etb plan`"
+        )
+    return strategy
 
 
 def keep_model(plan: Plan, model: Any) -> Any:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from etbuilder.errors import RunError
-from etbuilder.plan import Plan
+from etbuilder.plan import FeaturesPlan, Plan
 from etbuilder.report.metrics import primary
 from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.batching import collate, sorted_batches
@@ -30,9 +30,11 @@ from etbuilder.runtime.inference import Outputs, decode, split_metrics
 from etbuilder.runtime.loop import Data, TrainState
 from etbuilder.runtime.optim import build_optimizer, build_scheduler
 from etbuilder.runtime.progress import Progress
+from etbuilder.runtime.strategies.base import planned
 from etbuilder.runtime.strategies.feature_cache import Features, cached_features
 from etbuilder.runtime.strategies.feature_pooling import install_pooling
 from etbuilder.runtime.strategies.groups import group_prefixes
+from etbuilder.runtime.strategies.mlp_head import install_mlp_head
 
 
 class HeadOnly(nn.Module):
@@ -61,11 +63,10 @@ def check_head(plan: Plan, model: nn.Module) -> nn.Module:
     """Before any work: the model has one head module; an `mlp` head replaces it; the planned
     pooling (mean or cls) replaces the pooler's output."""
     name, _ = head_module(plan, model)
-    if plan.strategy.options.get("head", "linear") == "mlp":
-        from etbuilder.runtime.strategies.mlp_head import install_mlp_head
-
-        install_mlp_head(model, name, int(plan.strategy.options.get("hidden") or 256))
-    return install_pooling(model, plan.strategy.options.get("pooling"))
+    features = planned(plan, FeaturesPlan)
+    if features.head == "mlp":
+        install_mlp_head(model, name, features.hidden or 256)
+    return install_pooling(model, features.pooling)
 
 
 def _batch(features: Features, encoded: Encoded, rows: np.ndarray, pad_id: int) -> dict[str, Any]:
@@ -244,8 +245,8 @@ class FeatureTrainer:
             state.bad_evals += 1
         self.log.write(record)
         progress.note(metric=f"{self.metric} {value:.4f}")
-        patience = (self.schedule.early_stopping or {}).get("patience")
-        if patience and state.bad_evals >= int(patience):
+        stopping = self.schedule.early_stopping
+        if stopping is not None and state.bad_evals >= stopping.patience:
             state.stopped = "early_stopping"
 
 
