@@ -31,8 +31,6 @@ PARITY_TEXTS = (
 )
 """Texts of different lengths checked at build time (padding and masking included)."""
 
-SEQUENCE_TASKS = frozenset({"classification", "pair_classification", "multilabel", "regression"})
-
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -48,23 +46,10 @@ class ExportResult:
 def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) -> Any:
     """The task model as one `torch.nn.Module` taking (input_ids, attention_mask[, type ids])."""
     import torch
-    from transformers import AutoModel, AutoModelForSequenceClassification
 
-    from etbuilder.runtime.models import quiet_transformers
+    from etbuilder.runtime.models import load_saved
 
-    with quiet_transformers():
-        if task in SEQUENCE_TASKS:
-            model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-        elif task == "ner":
-            from transformers import AutoModelForTokenClassification
-
-            model = AutoModelForTokenClassification.from_pretrained(model_dir)
-        else:
-            model = AutoModel.from_pretrained(model_dir)
-    from etbuilder.runtime.strategies.mlp_head import rebuild_head
-
-    model = rebuild_head(model, model_dir)  # a features run's MLP head (config `etb_head`)
-    model.eval()
+    model = load_saved(model_dir, task).eval()  # a features run's MLP head and pooling too
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
 
     class TaskModel(torch.nn.Module):

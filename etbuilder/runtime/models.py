@@ -20,6 +20,7 @@ from torch import nn
 
 from etbuilder.errors import BackboneError, RunError
 from etbuilder.plan import Plan
+from etbuilder.runtime.mlp_head import rebuild_head
 
 PROBLEM_TYPES = {
     "classification": "single_label_classification",
@@ -198,31 +199,34 @@ def _write_sentence_transformers_config(folder: Path, model: SentenceEncoder, in
     (folder / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
 
 
-def load_trained(plan: Plan, folder: Path) -> nn.Module:
-    """A model saved by `save_model`, for evaluate/predict."""
+def load_saved(folder: Path, task_type: str) -> nn.Module:
+    """The transformers model `save_model` wrote in `folder`, as etbuilder trained it: the task
+    model (the bare encoder for an embedding task) with a features run's MLP head and pooling
+    restored (`mlp_head.rebuild_head`). `load_trained` and the packager's export load it so."""
     from transformers import (
         AutoModel,
         AutoModelForSequenceClassification,
         AutoModelForTokenClassification,
     )
 
-    from etbuilder.runtime.strategies.mlp_head import rebuild_head
-
     with quiet_transformers():
-        if plan.task.type in PROBLEM_TYPES:
-            return rebuild_head(
-                AutoModelForSequenceClassification.from_pretrained(
-                    str(folder), attn_implementation="sdpa"
-                ),
-                folder,
+        if task_type in PROBLEM_TYPES:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(folder), attn_implementation="sdpa"
             )
-        if plan.task.type == "ner":
-            return rebuild_head(
-                AutoModelForTokenClassification.from_pretrained(
-                    str(folder), attn_implementation="sdpa"
-                ),
-                folder,
+        elif task_type == "ner":
+            model = AutoModelForTokenClassification.from_pretrained(
+                str(folder), attn_implementation="sdpa"
             )
-        encoder = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
+        else:
+            model = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
+    return rebuild_head(model, folder)
+
+
+def load_trained(plan: Plan, folder: Path) -> nn.Module:
+    """A model saved by `save_model`, for evaluate/predict."""
+    model = load_saved(folder, plan.task.type)
+    if plan.task.type in PROBLEM_TYPES or plan.task.type == "ner":
+        return model
     pooling = plan.task.pooling if plan.task.pooling != "none" else "mean"
-    return SentenceEncoder(encoder, pooling, bool(plan.task.options.get("normalize", True)))
+    return SentenceEncoder(model, pooling, bool(plan.task.options.get("normalize", True)))

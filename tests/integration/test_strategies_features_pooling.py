@@ -74,7 +74,7 @@ def test_mean_pooling_ignores_padding(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from etbuilder.runtime.strategies.feature_pooling import install_pooling
+    from etbuilder.runtime.feature_pooling import install_pooling
 
     folder = tiny_bert_without_pooler(tmp_path / "bert")
     model = AutoModelForSequenceClassification.from_pretrained(str(folder), num_labels=2).eval()

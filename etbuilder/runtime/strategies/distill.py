@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,14 @@ from etbuilder.plan import DistillPlan, Plan
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
 from etbuilder.runtime.heads import HEADS, Head
 from etbuilder.runtime.inference import run_model
-from etbuilder.runtime.loop import Data, Trainer
+from etbuilder.runtime.loop import Trainer
+from etbuilder.runtime.models import load_trained
 from etbuilder.runtime.strategies.base import planned
 from etbuilder.runtime.strategies.distill_loss import DISTILLABLE, distill_loss, pack_targets
 from etbuilder.runtime.strategies.feature_cache import features_dir
 from etbuilder.runtime.strategies.groups import backbone_prefix
+from etbuilder.runtime.trainer_surface import Data
+from etbuilder.zoo.architecture import architecture
 
 TEACHER_PASSES = {"count": 0}
 """Teacher passes over the training set in this process (a cache hit adds nothing)."""
@@ -42,8 +46,6 @@ def truncate(plan: Plan, model: Any) -> Any:
             f"strategy distill: {plan.task.type} cannot be distilled yet (supported: "
             f"{', '.join(DISTILLABLE)}); use strategy finetune"
         )
-    from etbuilder.zoo.architecture import architecture
-
     picked = list(planned(plan, DistillPlan).student_layers)
     base = backbone_prefix(model)
     prefix = architecture(plan.backbone).layer_prefix  # e.g. encoder.layer
@@ -68,8 +70,6 @@ def teacher_plan(plan: Plan) -> tuple[Plan, Path]:
 
 
 def load_teacher(plan: Plan) -> tuple[Plan, nn.Module, Any]:
-    from etbuilder.runtime.models import load_trained
-
     tplan, run = teacher_plan(plan)
     model = load_trained(tplan, run / "model")
     return tplan, model.eval(), load_fast_tokenizer(str(run / "model"))
@@ -159,6 +159,7 @@ def distill_trainer(
     log: Any,
     *,
     quiet: bool = True,
+    lr_scales: Mapping[str, float] | None = None,
 ) -> Trainer:
     """The loop's Trainer on teacher-packed targets with the distillation loss."""
     train = load_examples(plan)["train"]
@@ -170,9 +171,11 @@ def distill_trainer(
     data = dataclasses.replace(data, train=dataclasses.replace(data.train, targets=packed))
     figures = comparison(plan, model, data, device) if accelerator.is_main_process else {}
     distill = planned(plan, DistillPlan)
-    trainer = Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
+    trainer = Trainer(
+        plan, model, data, run_dir, accelerator, log, quiet=quiet, lr_scales=lr_scales
+    )
     trainer.head = Head(
         HEADS[plan.task.type].outputs, distill_loss(distill.temperature, distill.alpha)
     )
-    trainer.strategy_figures = {"distill": figures | {"teacher_logits_cache": cache}}  # type: ignore[attr-defined]
+    trainer.strategy_figures = {"distill": figures | {"teacher_logits_cache": cache}}
     return trainer
