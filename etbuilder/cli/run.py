@@ -100,7 +100,7 @@ def run(
     if not _is_main_process():
         return
     typer.echo(_summary(result, plan))
-    if plan.spec.deploy.package:
+    if plan.deploy.package:
         from etbuilder.package.builder import build_app
 
         if not quiet:

@@ -16,6 +16,7 @@ from etbuilder.plan import (
     BackboneInfo,
     ComputePlan,
     Decision,
+    DeployPlan,
     Estimates,
     HardwareInfo,
     PlanWarning,
@@ -79,6 +80,7 @@ class CompileContext:
     compute: ComputePlan | None = None
     schedule: SchedulePlan | None = None
     estimates: Estimates | None = None
+    deploy: DeployPlan | None = None
     decisions: tuple[Decision, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()
     passes: tuple[str, ...] = field(default=())

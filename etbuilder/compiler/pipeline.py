@@ -14,8 +14,10 @@ from pathlib import Path
 
 from etbuilder import __version__
 from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.passes.available import refuse_unavailable
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
+from etbuilder.compiler.passes.deploy import plan_deploy
 from etbuilder.compiler.passes.estimates import estimate_cost
 from etbuilder.compiler.passes.max_length import choose_max_length
 from etbuilder.compiler.passes.precision import choose_precision
@@ -33,6 +35,7 @@ from etbuilder.spec import Spec
 Pass = Callable[[CompileContext], CompileContext]
 
 PASSES: list[Pass] = [
+    refuse_unavailable,  # tune, ray, fsdp: stop in one line instead of quietly doing less
     resolve_backbone,  # alias/hub id/folder -> BackboneInfo from config.json, and its tokenizer
     resolve_sources,  # read options per split; carve validation/test from train when missing
     read_data,  # read every file once, check the task's columns, apply the split, fingerprint
@@ -44,6 +47,7 @@ PASSES: list[Pass] = [
     layout_compute,  # processes per node, threads, exact command line per node
     plan_schedule,  # steps/epoch, total steps, warmup, global batch
     estimate_cost,  # parameters, memory per process, FLOPs, time from recorded throughput
+    plan_deploy,  # the app: formats, quantization, server limits
     collect_warnings,  # imbalance, truncation, tiny data, overlap, memory, duplicates, ...
 ]
 """The compiler, in order."""
@@ -99,6 +103,7 @@ def build_plan(ctx: CompileContext) -> Plan:
         precision=ctx.need("precision"),
         compute=ctx.need("compute"),
         estimates=ctx.need("estimates"),
+        deploy=ctx.need("deploy"),
         decisions=list(ctx.decisions),
         warnings=list(ctx.warnings),
         passes=list(ctx.passes),

@@ -49,7 +49,7 @@ def build_app(
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
     examples: measure int8 on these instead of re-reading the run's test split.
-    quantization: override `spec.deploy.quantization` (auto | int8 | none).
+    quantization: override the plan's `deploy.quantization` (auto | int8 | none).
     """
     run_dir = Path(run_dir)
     plan = load_plan(run_dir)
@@ -88,7 +88,7 @@ def _assemble(
     from etbuilder.package.optimize import save_optimized
     from etbuilder.package.quantize import quantize_int8
 
-    deploy = plan.spec.deploy
+    deploy = plan.deploy
     if "torch" in deploy.formats:
         shutil.copytree(model_dir, app / "model", ignore=shutil.ignore_patterns("*.bin", "*.pt"))
     for name in TOKENIZER_FILES:

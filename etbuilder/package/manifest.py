@@ -22,7 +22,7 @@ def input_kind(plan: Plan) -> str:
 
 def base_manifest(plan: Plan, run_dir: Path, pad_id: int) -> dict[str, Any]:
     """Everything known before the model is measured; `model`/`quality` are filled in later."""
-    server = plan.spec.deploy.server
+    server = plan.deploy.server
     task = plan.task
     options = {k: v for k, v in task.options.items() if k in ("threshold", "normalize")}
     if task.type == "embedding":

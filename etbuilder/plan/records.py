@@ -14,7 +14,8 @@ from etbuilder.plan.base import PlanModel
 from etbuilder.plan.strategy import StrategyPlan
 from etbuilder.spec import Spec
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+"""2: typed strategy plans, the deploy record."""
 
 
 class Decision(PlanModel):
@@ -229,6 +230,27 @@ class Estimates(PlanModel):
     """Where the throughput figure comes from (a recorded run on this machine, or the default)."""
 
 
+class ServerLimits(PlanModel):
+    """What the app's server accepts and how long it waits to micro-batch."""
+
+    max_batch_size: int
+    max_text_chars: int
+    max_body_bytes: int
+    batch_wait_ms: float
+
+
+class DeployPlan(PlanModel):
+    """The app `etb run` builds at the end: what it holds, what it serves, its limits."""
+
+    package: bool
+    """Whether `etb run` packages the app (else `etb package RUN` does it later)."""
+    formats: list[Literal["torch", "onnx"]]
+    """Model formats the app carries (the server always runs ONNX)."""
+    quantization: Literal["auto", "int8", "none"]
+    """auto: int8 only when the quality gate measured it within 0.5 point of fp32."""
+    server: ServerLimits
+
+
 class Plan(PlanModel):
     version: int = PLAN_VERSION
     etbuilder_version: str
@@ -244,6 +266,7 @@ class Plan(PlanModel):
     precision: PrecisionPlan
     compute: ComputePlan
     estimates: Estimates
+    deploy: DeployPlan
     decisions: list[Decision]
     warnings: list[PlanWarning]
     passes: list[str]

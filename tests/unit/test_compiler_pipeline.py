@@ -17,6 +17,7 @@ from test_compiler_fixtures import (
 
 from etbuilder.compiler.pipeline import PASSES
 from etbuilder.compiler.strategies import LOWERINGS
+from etbuilder.errors import CompileError
 from etbuilder.plan import DaptPlan, Plan, final_strategy
 from etbuilder.spec.strategy import DownstreamStrategy, Strategy
 
@@ -268,11 +269,6 @@ COMPUTE = {
           "--rdzv-backend", "c10d", "--rdzv-endpoint", "h0:29500", "--rdzv-id", "tiny",
           "-m", "etbuilder.cli.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
     ),
-    "ray": (
-        "compute: {engine: ray, processes_per_node: 4, rendezvous: 'ray://h0:10001'}",
-        [["python", "-m", "etbuilder.runtime.ray_launch", "runs/tiny/plan.json", "--address",
-          "ray://h0:10001", "--num-workers", "4", "--use-gpu"]],
-    ),
 }  # fmt: skip
 
 
@@ -285,6 +281,32 @@ def test_compute_layout_commands(tmp_path: Path, engine: str) -> None:
     assert plan.schedule.global_batch == 32 * plan.compute.world_size
     assert plan.precision.used == "bf16"
     assert all(c.env["OMP_NUM_THREADS"] == str(32 // 4) for c in plan.compute.commands)
+
+
+UNAVAILABLE = {
+    "tune": (
+        "tune:\n  space:\n    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}",
+        "`tune:`",
+    ),
+    "ray": ("compute: {engine: ray, processes_per_node: 4}", "`compute.engine: ray`"),
+    "fsdp": (
+        "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",
+        "`compute.parallelism: fsdp`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNAVAILABLE))
+def test_fields_this_version_cannot_carry_out_stop_the_plan(tmp_path: Path, case: str) -> None:
+    text, field = UNAVAILABLE[case]
+    spec = CLASSIFICATION_SPEC + text + "\n"
+    with pytest.raises(CompileError) as info:
+        compile_project(tmp_path, spec, {"train.csv": classification_csv()}, hardware=GPU)
+    message = str(info.value)
+    assert field in message and "not available in this version" in message
+    assert "\n" not in message, "one line"
+    assert "use `" in message or "remove the section" in message, "says what to write instead"
+    assert info.value.pass_name == "refuse_unavailable"
 
 
 def test_local_command_names_the_spec(tmp_path: Path) -> None:

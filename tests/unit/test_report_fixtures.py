@@ -14,6 +14,7 @@ from etbuilder.plan import (
     ComputePlan,
     DataPlan,
     Decision,
+    DeployPlan,
     Estimates,
     FinetunePlan,
     HardwareInfo,
@@ -24,6 +25,7 @@ from etbuilder.plan import (
     PlanWarning,
     PrecisionPlan,
     SchedulePlan,
+    ServerLimits,
     SplitProfile,
     SplitSource,
     TaskPlan,
@@ -173,6 +175,14 @@ def make_plan(task_type: str = "classification", labels: list[str] | None = None
             seconds_per_epoch=60.0,
             seconds_total=180.0,
             time_basis="default throughput",
+        ),
+        deploy=DeployPlan(
+            package=True,
+            formats=["onnx", "torch"],
+            quantization="auto",
+            server=ServerLimits(
+                max_batch_size=64, max_text_chars=10_000, max_body_bytes=1_000_000, batch_wait_ms=5
+            ),
         ),
         decisions=[
             Decision(key="backbone.max_length", value=128, reason="p99 of train token lengths"),
