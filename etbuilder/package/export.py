@@ -47,24 +47,11 @@ class ExportResult:
 def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) -> Any:
     """The task model as one `torch.nn.Module` taking (input_ids, attention_mask[, type ids])."""
     import torch
-    from transformers import AutoModel, AutoModelForSequenceClassification
 
-    from etbuilder.runtime.models import quiet_transformers
+    from etbuilder.runtime.models import load_saved
 
+    model = load_saved(model_dir, task).eval()  # a features run's MLP head and pooling too
     kind = TASK_RULES[task].model
-    with quiet_transformers():
-        if kind == "sequence":
-            model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-        elif kind == "token":
-            from transformers import AutoModelForTokenClassification
-
-            model = AutoModelForTokenClassification.from_pretrained(model_dir)
-        else:
-            model = AutoModel.from_pretrained(model_dir)
-    from etbuilder.runtime.strategies.mlp_head import rebuild_head
-
-    model = rebuild_head(model, model_dir)  # a features run's MLP head (config `etb_head`)
-    model.eval()
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
 
     class TaskModel(torch.nn.Module):

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from etbuilder.package.disclosure import public_name
-from etbuilder.plan import Plan
+from etbuilder.plan import FeaturesPlan, Plan, final_strategy
 from etbuilder.plan.tasks import TASK_RULES
 
 
@@ -109,8 +109,10 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
 
 def _etb_only(plan: Plan) -> list[str]:
     """A features run's mean/[CLS] pooling or MLP head is not what transformers rebuilds."""
-    options = (plan.strategy.then or plan.strategy).options
-    if options.get("pooling") not in ("mean", "cls") and options.get("head") != "mlp":
+    final = final_strategy(plan.strategy)
+    if not isinstance(final, FeaturesPlan):
+        return []
+    if final.pooling not in ("mean", "cls") and final.head != "mlp":
         return []
     return [
         "- `model/` needs etbuilder to load (config `etb_pooling`/`etb_head`; `etb predict`):"

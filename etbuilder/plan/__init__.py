@@ -4,6 +4,7 @@ The ground floor beside the Spec: the compiler builds these records, the runtime
 packager read them, and nothing here imports any other part of etbuilder but the spec.
 """
 
+from etbuilder.plan.base import PlanModel
 from etbuilder.plan.records import (
     PLAN_VERSION,
     BackboneInfo,
@@ -11,13 +12,12 @@ from etbuilder.plan.records import (
     DataPlan,
     Decision,
     DeployPlan,
+    EarlyStoppingPlan,
     Estimates,
     HardwareInfo,
     LengthStats,
     NodeCommand,
-    ParameterGroup,
     Plan,
-    PlanModel,
     PlanWarning,
     PrecisionPlan,
     SchedulePlan,
@@ -25,20 +25,43 @@ from etbuilder.plan.records import (
     SplitProfile,
     SplitRecipe,
     SplitSource,
-    StrategyPlan,
     TaskPlan,
+)
+from etbuilder.plan.strategy import (
+    STRATEGY_TYPES,
+    BaseStrategyPlan,
+    DaptPlan,
+    DistillPlan,
+    DownstreamStrategyPlan,
+    FeaturesPlan,
+    FinetunePlan,
+    FreezePlan,
+    LoraPlan,
+    ParameterGroup,
+    StrategyPlan,
+    final_strategy,
 )
 
 __all__ = [
     "PLAN_VERSION",
+    "STRATEGY_TYPES",
     "BackboneInfo",
+    "BaseStrategyPlan",
     "ComputePlan",
+    "DaptPlan",
     "DataPlan",
     "Decision",
     "DeployPlan",
+    "DistillPlan",
+    "DownstreamStrategyPlan",
+    "EarlyStoppingPlan",
     "Estimates",
+    "FeaturesPlan",
+    "FinetunePlan",
+    "FreezePlan",
     "HardwareInfo",
     "LengthStats",
+    "LoraPlan",
     "NodeCommand",
     "ParameterGroup",
     "Plan",
@@ -52,4 +75,5 @@ __all__ = [
     "SplitSource",
     "StrategyPlan",
     "TaskPlan",
+    "final_strategy",
 ]

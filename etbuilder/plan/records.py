@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
-)
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
+from etbuilder.plan.base import PlanModel
+from etbuilder.plan.strategy import StrategyPlan
 from etbuilder.spec import Spec
 from etbuilder.spec.task import TaskType
 
 PLAN_VERSION = 2
 """2: typed strategy plans, the deploy record."""
-
-
-class PlanModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Decision(PlanModel):
@@ -173,29 +165,13 @@ TASK_KNOBS = ("threshold", "separator", "tokens", "tags", "subword_labels", "nor
 """TaskPlan fields that only some tasks have (left out of the JSON where unset)."""
 
 
-class ParameterGroup(PlanModel):
-    name: str
-    """e.g. `embeddings`, `encoder.layer.0-2`, `head`, `lora`."""
-    parameters: int
-    trainable: bool
-    lr_scale: float = 1.0
-    """Multiplier of the base learning rate (layer-wise decay)."""
+class EarlyStoppingPlan(PlanModel):
+    """Stop when the validation metric stops improving (`train.early_stopping`)."""
 
-
-class StrategyPlan(PlanModel):
-    """The spec's strategy lowered into concrete actions."""
-
-    type: Literal["finetune", "features", "freeze", "lora", "distill", "dapt"]
-    groups: list[ParameterGroup]
-    frozen_modules: list[str] = Field(default_factory=list)
-    """Module-name prefixes whose parameters do not train."""
-    trainable_parameters: int
-    actions: list[str]
-    """Human-readable steps, in order."""
-    options: dict[str, Any] = Field(default_factory=dict)
-    """Concrete settings: lora target_modules/r/alpha, teacher path, cache keys, student layers."""
-    then: StrategyPlan | None = None
-    """dapt: the downstream strategy."""
+    patience: int
+    """Evaluations without improvement before training stops."""
+    min_delta: float = 0.0
+    """Smallest change of the metric that counts as an improvement."""
 
 
 class SchedulePlan(PlanModel):
@@ -219,7 +195,7 @@ class SchedulePlan(PlanModel):
     checkpoint_every: int | None
     eval_every: int | None
     keep_checkpoints: int
-    early_stopping: dict[str, Any] | None = None
+    early_stopping: EarlyStoppingPlan | None = None
 
 
 class HardwareInfo(PlanModel):

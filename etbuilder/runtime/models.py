@@ -21,6 +21,7 @@ from torch import nn
 from etbuilder.errors import BackboneError, RunError
 from etbuilder.plan import Plan
 from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.runtime.mlp_head import rebuild_head
 
 
 @contextlib.contextmanager
@@ -193,32 +194,35 @@ def _write_sentence_transformers_config(folder: Path, model: SentenceEncoder, in
     (folder / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
 
 
-def load_trained(plan: Plan, folder: Path) -> nn.Module:
-    """A model saved by `save_model`, for evaluate/predict."""
+def load_saved(folder: Path, task_type: str) -> nn.Module:
+    """The transformers model `save_model` wrote in `folder`, as etbuilder trained it: the task
+    model (the bare encoder for an embedding task) with a features run's MLP head and pooling
+    restored (`mlp_head.rebuild_head`). `load_trained` and the packager's export load it so."""
     from transformers import (
         AutoModel,
         AutoModelForSequenceClassification,
         AutoModelForTokenClassification,
     )
 
-    from etbuilder.runtime.strategies.mlp_head import rebuild_head
-
-    model_kind = TASK_RULES[plan.task.type].model
+    model_kind = TASK_RULES[task_type].model
     with quiet_transformers():
         if model_kind == "sequence":
-            return rebuild_head(
-                AutoModelForSequenceClassification.from_pretrained(
-                    str(folder), attn_implementation="sdpa"
-                ),
-                folder,
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(folder), attn_implementation="sdpa"
             )
-        if model_kind == "token":
-            return rebuild_head(
-                AutoModelForTokenClassification.from_pretrained(
-                    str(folder), attn_implementation="sdpa"
-                ),
-                folder,
+        elif model_kind == "token":
+            model = AutoModelForTokenClassification.from_pretrained(
+                str(folder), attn_implementation="sdpa"
             )
-        encoder = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
+        else:
+            model = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
+    return rebuild_head(model, folder)
+
+
+def load_trained(plan: Plan, folder: Path) -> nn.Module:
+    """A model saved by `save_model`, for evaluate/predict."""
+    model = load_saved(folder, plan.task.type)
+    if TASK_RULES[plan.task.type].model != "encoder":
+        return model
     pooling = plan.task.pooling if plan.task.pooling != "none" else "mean"
-    return SentenceEncoder(encoder, pooling, plan.task.normalize is not False)
+    return SentenceEncoder(model, pooling, plan.task.normalize is not False)

@@ -18,7 +18,7 @@ from test_compiler_fixtures import (
 from etbuilder.compiler.pipeline import PASSES
 from etbuilder.compiler.strategies import LOWERINGS
 from etbuilder.errors import CompileError
-from etbuilder.plan import Plan
+from etbuilder.plan import DaptPlan, Plan, final_strategy
 from etbuilder.spec.strategy import DownstreamStrategy, Strategy
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
@@ -218,7 +218,7 @@ def test_every_strategy_compiles(tmp_path: Path, strategy: str) -> None:
     plan = _strategy_plan(tmp_path, strategy)
     s = plan.strategy
     assert s.type == strategy and s.actions
-    final = s.then or s
+    final = final_strategy(s)
     assert final.trainable_parameters == sum(g.parameters for g in final.groups if g.trainable)
     assert plan.estimates.parameters_trainable == final.trainable_parameters
     assert Plan.from_json(plan.to_json()) == plan
@@ -232,7 +232,7 @@ def test_strategy_lowering_details(tmp_path: Path) -> None:
     features = _strategy_plan(tmp_path / "x", "features").strategy
     assert [g.name for g in features.groups if g.trainable] == ["head"]
     assert features.groups[-1].parameters == 384 * 32 + 32 + 32 * 2 + 2
-    assert len(features.options["cache_key"]) == 16
+    assert len(features.cache_key) == 16
 
     freeze = _strategy_plan(tmp_path / "z", "freeze").strategy
     frozen = [g.name for g in freeze.groups if not g.trainable]
@@ -242,21 +242,21 @@ def test_strategy_lowering_details(tmp_path: Path) -> None:
     assert scales["encoder.layer.4"] == 0.25
 
     lora = _strategy_plan(tmp_path / "l", "lora").strategy
-    assert lora.options["target_modules"] == ["query", "value"]
+    assert lora.target_modules == ["query", "value"]
     adapters = next(g for g in lora.groups if g.name == "lora")
     assert adapters.parameters == 6 * 2 * 4 * (384 + 384)
     assert lora.trainable_parameters == adapters.parameters + 384 * 2 + 2
 
     distill = _strategy_plan(tmp_path / "d", "distill").strategy
-    assert distill.options["student_layers"] == [1, 3, 5]
-    assert distill.options["teacher_kind"] == "run"
-    assert distill.options["teacher_layers"] == 6
+    assert distill.student_layers == [1, 3, 5]
+    assert distill.teacher_kind == "run"
+    assert distill.teacher_layers == 6
     assert sum(g.name.startswith("encoder.layer.") for g in distill.groups) == 3
 
     dapt = _strategy_plan(tmp_path / "a", "dapt")
-    assert dapt.strategy.then is not None and dapt.strategy.then.type == "lora"
-    assert dapt.strategy.options["mlm_head"] == "initialised"
-    assert dapt.strategy.options["corpus"].endswith("corpus.txt")
+    assert isinstance(dapt.strategy, DaptPlan) and dapt.strategy.then.type == "lora"
+    assert dapt.strategy.mlm_head == "initialised"
+    assert dapt.strategy.corpus.endswith("corpus.txt")
     assert dapt.estimates.flops_once > 0
 
 

@@ -16,6 +16,7 @@ from etbuilder.plan import (
     Decision,
     DeployPlan,
     Estimates,
+    FinetunePlan,
     HardwareInfo,
     LengthStats,
     NodeCommand,
@@ -27,7 +28,6 @@ from etbuilder.plan import (
     ServerLimits,
     SplitProfile,
     SplitSource,
-    StrategyPlan,
     TaskPlan,
 )
 from etbuilder.report.metrics import compute_metrics
@@ -132,8 +132,7 @@ def make_plan(task_type: str = "classification", labels: list[str] | None = None
             pooling="cls",
             max_length=128,
         ),
-        strategy=StrategyPlan(
-            type="finetune",
+        strategy=FinetunePlan(
             groups=[ParameterGroup(name="encoder", parameters=22_713_216, trainable=True)],
             trainable_parameters=22_714_371,
             actions=["train every parameter"],

@@ -13,7 +13,7 @@ from etbuilder.compiler.strategies._common import (
 )
 from etbuilder.compiler.strategies.feature_pooling import resolve_pooling
 from etbuilder.errors import CompileError
-from etbuilder.plan import ParameterGroup
+from etbuilder.plan import FeaturesPlan, FinetunePlan, FreezePlan, ParameterGroup
 from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.spec.strategy import FeaturesStrategy, FinetuneStrategy, FreezeStrategy
 
@@ -25,7 +25,7 @@ def lower_finetune(strategy: FinetuneStrategy, info: LoweringInput) -> Lowered:
         "add a freshly initialised task head",
         "train every parameter with AdamW",
     ]
-    return make_plan("finetune", groups, actions), []
+    return make_plan(FinetunePlan, groups, actions), []
 
 
 def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
@@ -48,13 +48,6 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         f"and cache the vectors under key {key}",
         f"train a {head_desc} head on the cached vectors",
     ]
-    options = {
-        "head": strategy.head,
-        "hidden": strategy.hidden if strategy.head == "mlp" else None,
-        "cache": "features",
-        "cache_key": key,
-        "pooling": pooling,
-    }
     notes = [
         note("pooling", pooling, why, source),
         note(
@@ -64,7 +57,16 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
             "a change to any of them recomputes the cached vectors",
         ),
     ]
-    return make_plan("features", groups, actions, options=options), notes
+    plan = make_plan(
+        FeaturesPlan,
+        groups,
+        actions,
+        head=strategy.head,
+        hidden=strategy.hidden if strategy.head == "mlp" else None,
+        cache_key=key,
+        pooling=pooling,
+    )
+    return plan, notes
 
 
 def lower_freeze(strategy: FreezeStrategy, info: LoweringInput) -> Lowered:
@@ -92,16 +94,19 @@ def lower_freeze(strategy: FreezeStrategy, info: LoweringInput) -> Lowered:
             else ""
         ),
     ]
-    options = {
-        "layers": strategy.layers,
-        "embeddings": strategy.embeddings,
-        "lr_decay": strategy.lr_decay,
-    }
     frozen_names = [g.name for g in groups if not g.trainable]
     notes = [
         note("frozen_modules", frozen_names, "strategy.layers and strategy.embeddings", "spec")
     ]
-    return make_plan("freeze", groups, actions, options=options), notes
+    plan = make_plan(
+        FreezePlan,
+        groups,
+        actions,
+        layers=strategy.layers,
+        embeddings=strategy.embeddings,
+        lr_decay=strategy.lr_decay,
+    )
+    return plan, notes
 
 
 def _with_decay(group: ParameterGroup, decay: float, layers: int) -> ParameterGroup:

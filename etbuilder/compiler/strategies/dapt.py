@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from etbuilder.compiler.strategies._common import (
     Lowered,
@@ -13,20 +11,16 @@ from etbuilder.compiler.strategies._common import (
     make_plan,
     note,
 )
+from etbuilder.compiler.strategies.downstream import DOWNSTREAM_LOWERINGS
 from etbuilder.errors import CompileError
-from etbuilder.plan import ParameterGroup
+from etbuilder.plan import DaptPlan, ParameterGroup
 from etbuilder.spec.strategy import DaptStrategy
 from etbuilder.zoo.architecture import mlm_head_parameters
 
 
-def lower_dapt(
-    strategy: DaptStrategy,
-    info: LoweringInput,
-    downstream: Mapping[str, Callable[[Any, LoweringInput], Lowered]],
-) -> Lowered:
-    """Masked-LM first, then `strategy.then` lowered by its entry in `downstream`."""
+def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
     b = info.backbone
-    then, then_notes = downstream[strategy.then.type](strategy.then, info)
+    then, then_notes = DOWNSTREAM_LOWERINGS[strategy.then.type](strategy.then, info)
     if strategy.corpus is None:
         corpus = "the task's training texts (task-adaptive pretraining)"
         corpus_path = None
@@ -51,14 +45,7 @@ def lower_dapt(
         f"(mask {strategy.mlm_probability:.0%} of tokens, learning rate {lr:g})",
         f"then: {then.type} on the task",
     ]
-    options = {
-        "corpus": corpus_path,
-        "corpus_column": strategy.corpus_column,
-        "steps": strategy.steps,
-        "mlm_probability": strategy.mlm_probability,
-        "learning_rate": lr,
-        "mlm_head": "loaded" if b.has_mlm_head else "initialised",
-    }
+    mlm_head = "loaded" if b.has_mlm_head else "initialised"
     notes = [
         note(
             "corpus",
@@ -70,7 +57,7 @@ def lower_dapt(
         ),
         note(
             "mlm_head",
-            options["mlm_head"],
+            mlm_head,
             "the backbone's weights "
             + ("ship a masked-LM head" if b.has_mlm_head else "have no masked-LM head"),
         ),
@@ -83,4 +70,16 @@ def lower_dapt(
             "spec" if strategy.learning_rate else "default",
         ),
     ]
-    return make_plan("dapt", groups, actions, options=options, then=then), notes + then_notes
+    plan = make_plan(
+        DaptPlan,
+        groups,
+        actions,
+        corpus=corpus_path,
+        corpus_column=strategy.corpus_column,
+        steps=strategy.steps,
+        mlm_probability=strategy.mlm_probability,
+        learning_rate=lr,
+        mlm_head=mlm_head,
+        then=then,
+    )
+    return plan, notes + then_notes
