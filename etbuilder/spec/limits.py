@@ -7,7 +7,7 @@ and every level it descends while turning the YAML nodes into data, and stops at
 value over budget: the cost of refusing a hostile spec is bounded by these numbers, not by the
 document. Every caller of `load_spec`/`load_spec_text` (the CLI, the studio's editor) gets the
 same limits; `check_spec_size` is the cheap first check for a caller holding raw bytes, and
-`check_spec_text` applies all of them to a text without validating the spec.
+`etbuilder.spec.loader.check_spec_text` applies all of them to a text without validating it.
 """
 
 from __future__ import annotations
@@ -36,15 +36,6 @@ def check_spec_size(size: int, file: str = "<spec>") -> None:
                 "not in the spec",
             )
         )
-
-
-def check_spec_text(text: str, file: str = "<spec>") -> None:
-    """Raise SpecError when YAML `text` is over any of these limits (size, values after alias
-    expansion, nesting) or is not YAML: the cheap check an editor can run on every change,
-    before validating the spec itself with `load_spec_text`."""
-    from etbuilder.spec._yaml import parse_document
-
-    parse_document(text, file, env={})
 
 
 def too_many_values(file: str, line: int | None, column: int | None) -> SpecError:

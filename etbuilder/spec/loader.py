@@ -66,6 +66,13 @@ def load_spec(
     )
 
 
+def check_spec_text(text: str, file: str = "<spec>") -> None:
+    """Raise SpecError when YAML `text` is over any of `etbuilder.spec.limits` (size, values
+    after alias expansion, nesting) or is not a YAML mapping: the cheap check an editor can run
+    on every change, before validating the spec itself with `load_spec_text`."""
+    parse_document(text, file, env={})
+
+
 def load_spec_text(
     text: str,
     file: str = "<spec>",

@@ -73,8 +73,8 @@ def render_reference() -> str:
         "refused while it is read, before it is built (so a few hundred bytes of nested aliases",
         "cost milliseconds, not gigabytes). At most "
         f"{limits.MAX_PROBLEMS} schema problems are listed one by",
-        "one. `etbuilder.spec.limits` holds the numbers, and `check_spec_text` applies them to a",
-        "text held in memory (an editor's buffer) without validating the spec.",
+        "one. `etbuilder.spec.limits` holds the numbers; `etbuilder.spec.loader.check_spec_text`",
+        "applies them to a text held in memory (an editor's buffer) without validating the spec.",
     ]
     for model, paths, tag in _sections():
         lines += ["", _heading(paths, tag), "", _doc(model), ""]

@@ -16,7 +16,7 @@ import yaml
 
 from etbuilder.errors import SpecError
 from etbuilder.spec import _yaml, limits
-from etbuilder.spec.loader import load_spec, load_spec_text
+from etbuilder.spec.loader import check_spec_text, load_spec, load_spec_text
 
 LOADERS = [pytest.param(_yaml._DepthLimitedLoader, id="python")]
 if hasattr(yaml, "CSafeLoader"):
@@ -156,6 +156,6 @@ def test_override_values_have_the_same_budget() -> None:
 
 
 def test_the_editor_check_applies_the_same_limits(loader: type) -> None:
-    limits.check_spec_text("name: x\n")  # not a valid spec, but within the limits
+    check_spec_text("name: x\n")  # not a valid spec, but within the limits
     with pytest.raises(SpecError, match="expands to more than 20,000 values"):
-        limits.check_spec_text(laughs(9), file="editor")
+        check_spec_text(laughs(9), file="editor")
