@@ -116,7 +116,7 @@ APP_COLD = (
 
 
 def start_server(app: Path) -> tuple[subprocess.Popen[bytes], str, float]:
-    """Start `uvicorn server:app`; returns it, its URL and the cold start to a first answer."""
+    """Start `python server.py`; returns it, its URL and the cold start to a first answer."""
     import httpx
 
     port = free_port()
@@ -124,16 +124,7 @@ def start_server(app: Path) -> tuple[subprocess.Popen[bytes], str, float]:
     client = httpx.Client(timeout=5)  # the client's own imports stay outside the timing
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "server:app",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "server.py", "--port", str(port), "--log-level", "warning"],
         cwd=app,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,18 +8,16 @@ from pathlib import Path
 from typing import Any
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "app_template"
-CODE_FILES = ("server.py", "inference.py")
-"""Copied verbatim from `app_template/`: the server and the inference core it shares with
-`etbuilder.package.predict_with_app`."""
+CODE_FILES = ("server.py", "app_routes.py", "app_http.py", "app_metrics.py", "inference.py")
+"""Copied verbatim from `app_template/`: the server (entry point, routes, HTTP, metrics) and
+the inference core it shares with `etbuilder.package.predict_with_app`."""
 
 REQUIREMENTS = """\
 # What the app needs at run time: no torch, no transformers, no etbuilder.
+# The HTTP server is the standard library's asyncio.
 onnxruntime>=1.18
 tokenizers>=0.19
-fastapi>=0.110
-uvicorn>=0.29
 numpy>=1.26
-pydantic>=2.7
 """
 
 DOCKERFILE = """\
@@ -34,7 +32,8 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c \\
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/v1/health')"
-CMD ["uvicorn", "server:app", "--host", "0.0.0.0", "--port", "8000"]
+STOPSIGNAL SIGTERM
+CMD ["python", "server.py", "--host", "0.0.0.0", "--port", "8000"]
 """
 
 DOCKERIGNORE = """\

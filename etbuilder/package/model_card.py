@@ -96,7 +96,7 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "",
         "```sh",
         "pip install -r requirements.txt",
-        "uvicorn server:app --host 127.0.0.1 --port 8000     # or: etb serve .",
+        "python server.py --host 127.0.0.1 --port 8000     # or: etb serve .",
         "curl -s -X POST http://127.0.0.1:8000/v1/predict -H 'Content-Type: application/json' \\",
         f"  -d '{json.dumps(example, ensure_ascii=False)}'",
         "```",

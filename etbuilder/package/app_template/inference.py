@@ -150,6 +150,8 @@ class Predictor:
         self.session = loaded or self._session(self.model_file, optimize=True)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.pad_id = int(self.manifest["tokenizer"].get("pad_id", 0))
+        self.truncated = 0
+        """Inputs cut to max_length tokens so far (the server's metrics read it)."""
 
     def _session(self, model_file: str, optimize: bool) -> ort.InferenceSession:
         """An onnxruntime session on the CPU; `optimize`: run the graph optimizations now."""
@@ -207,7 +209,11 @@ class Predictor:
     def encode(self, inputs: Sequence[Input], pretokenized: bool = False) -> list[Encoding]:
         """Tokenize (truncating to max_length); pairs become [CLS] a [SEP] b [SEP]."""
         batch: list[Any] = [tuple(x) if self.pair else x for x in inputs]
-        return self.tokenizer.encode_batch(batch, is_pretokenized=pretokenized)
+        encodings = self.tokenizer.encode_batch(batch, is_pretokenized=pretokenized)
+        self.truncated += sum(
+            1 for e in encodings if len(e.ids) >= self.max_length and e.overflowing
+        )
+        return encodings
 
     def forward(self, encodings: Sequence[Encoding]) -> list[np.ndarray]:
         """Raw model outputs, one array per encoding (token outputs trimmed to its length).
