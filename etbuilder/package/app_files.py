@@ -52,11 +52,19 @@ DEFAULT_TEXTS: dict[str, list[Any]] = {
 }
 
 
-def write_code(app: Path) -> None:
-    """Server, inference core, requirements and Dockerfile."""
+def write_code(app: Path, onnxruntime_min: str | None = None) -> None:
+    """Server, inference core, requirements and Dockerfile.
+
+    onnxruntime_min: the version that saved the served (pre-optimized) graph; the app asks
+    for at least its major.minor.
+    """
     for name in CODE_FILES:
         shutil.copy2(TEMPLATE_DIR / name, app / name)
-    (app / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    requirements = REQUIREMENTS
+    if onnxruntime_min:
+        wanted = ".".join(onnxruntime_min.split(".")[:2])
+        requirements = requirements.replace("onnxruntime>=1.18", f"onnxruntime>={wanted}")
+    (app / "requirements.txt").write_text(requirements, encoding="utf-8")
     (app / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
     (app / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
 

@@ -85,8 +85,10 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         *(
             [
                 "- int8 scales activations per batch, so a score can move in its last digits"
-                " (rarely a near-tie label) with the requests it is batched with; start the"
-                " server with `ETB_MODEL_FILE=onnx/model.onnx` for batch-independent fp32 answers"
+                " (rarely a near-tie label) with the requests it is batched with (the quality"
+                " gate checks batch 1 and the largest batch); for batch-independent fp32"
+                " answers, package with `deploy.formats: [onnx]` and start the server with"
+                " `ETB_MODEL_FILE=onnx/model.onnx`"
             ]
             if model["precision"] == "int8"
             else []
@@ -149,7 +151,12 @@ def _quality(manifest: dict[str, Any]) -> list[str]:
     if not q:
         lines.append(f"int8 was not measured: {manifest.get('quality_note', 'no test examples')}.")
         return lines
-    lines.append(f"ONNX fp32 vs int8 on {q['source']}:")
+    at = f" at batch {q['batch']}" if q.get("batch") else ""
+    checks = sum(len(r["checks"]) for r in (q.get("gate") or {}).get("recipes", []))
+    lines.append(
+        f"ONNX fp32 vs int8 on {q['source']}{at}"
+        + (f" (the worst of the quality gate's {checks} checks):" if checks else ":")
+    )
     lines.append("")
     lines.append("| metric | fp32 | int8 |")
     lines.append("|---|---|---|")

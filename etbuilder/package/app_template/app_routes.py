@@ -160,7 +160,7 @@ class App:
             "serving %s on %s (model %s, %d threads, ready in %.2f s)",
             self.manifest.get("name"),
             url,
-            self.predictor.loaded_file,
+            self.predictor.model_file,
             self.predictor.threads,
             time.time() - self.started,
         )
@@ -257,7 +257,6 @@ class App:
                 "labels": m["task"]["labels"],
                 "model": {
                     "file": self.predictor.model_file,
-                    "loaded": self.predictor.loaded_file,
                     "precision": model.get("precision"),
                     "backbone": m.get("backbone"),
                     "max_length": m["task"]["max_length"],
