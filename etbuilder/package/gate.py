@@ -111,10 +111,16 @@ def run_gate(
         return GateResult("fp32", "deploy.quantization is `none`")
     if not evalsets and mode == "auto":
         return GateResult("fp32", f"int8 was not measured ({note}), so fp32 is served")
-    fp32_outputs = {e.source: _outputs(fp32, e) for e in evalsets}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="fp32") as pool:
+        # fp32 runs (onnxruntime, GIL released) while the first recipe quantizes (Python).
+        pending = {e.source: pool.submit(_outputs, fp32, e) for e in evalsets}
+        first = make(recipes[0])
+        fp32_outputs = {source: future.result() for source, future in pending.items()}
     tried: list[Verdict] = []
     for recipe in recipes:
-        file, predictor = make(recipe)
+        file, predictor = first if recipe is recipes[0] else make(recipe)
         verdict = judge(
             fp32,
             predictor,

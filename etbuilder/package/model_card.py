@@ -115,7 +115,23 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "In process, without a server: `from inference import Predictor;"
         " Predictor('.').predict([...])`.",
         "Docker: `docker build -t app . && docker run -p 8000:8000 app`."
-        " API docs: http://127.0.0.1:8000/docs.",
+        " API docs (offline, no external assets): http://127.0.0.1:8000/docs and /openapi.json.",
+        "",
+        "## Operating it",
+        "",
+        "- `GET /metrics`: Prometheus counters and histograms (requests by path and status,"
+        " errors by code, latency, micro-batch sizes, inputs, texts truncated, timeouts,"
+        " client disconnects) and gauges (queue depth, requests in flight)",
+        "- `GET /v1/info`: model, labels, measured metrics, versions; `GET /v1/health`: liveness",
+        "- one JSON access-log line per request on stdout (no request text unless"
+        " `ETB_LOG_TEXTS=1`); `--no-access-log` turns it off",
+        "- SIGTERM/SIGINT: stop accepting, answer every request already read (up to"
+        " `ETB_SHUTDOWN_GRACE_S`, 30 s), then exit",
+        "- slow clients: the request line and headers must arrive within `ETB_HEADER_TIMEOUT_S`"
+        " (10 s) and be under 16 KiB (else 408 / 431); the whole body within"
+        " `ETB_BODY_TIMEOUT_S` (30 s, else 408); an idle kept-alive connection closes after"
+        " `ETB_KEEPALIVE_S` (5 s); a slow body never holds up other requests' micro-batch",
+        "- `--workers N`: N processes on one port (SO_REUSEPORT), the cores divided among them",
         "",
         "## Provenance",
         "",

@@ -51,11 +51,24 @@ class Measurement:
 def _forward(predictor: Any, inputs: list[Any], batch: int | None, pretok: bool = False) -> list:
     """Raw outputs, the inputs sent in requests of `batch` (each is micro-batched as served)."""
     encodings = predictor.encode(inputs, pretokenized=pretok)
+    if batch == 1 and len(encodings) > 1 and getattr(predictor, "threads", 1) > 1:
+        return _forward_singles(predictor, encodings)
     step = batch or max(len(encodings), 1)
     out: list[Any] = []
     for start in range(0, len(encodings), step):
         out.extend(predictor.forward(encodings[start : start + step]))
     return out
+
+
+def _forward_singles(predictor: Any, encodings: list[Any]) -> list[Any]:
+    """Batch 1, one input per run, with one single-threaded run per core side by side: a
+    batch of one keeps a multi-threaded session's threads mostly waiting (the answers are the
+    same: each input is still run alone)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    single = type(predictor)(predictor.app_dir, predictor.model_file, threads=1)
+    with ThreadPoolExecutor(predictor.threads) as pool:
+        return list(pool.map(lambda e: single.forward([e])[0], encodings))
 
 
 def task_outputs(predictor: Any, evalset: EvalSet, batch: int | None = None) -> list[Any]:
