@@ -39,6 +39,7 @@ lint: setup
 	$(BIN)/ruff check etbuilder tests bench $(wildcard ui)
 	$(BIN)/ruff format --check etbuilder tests bench $(wildcard ui)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python bench/startup.py

@@ -1,14 +1,12 @@
-"""One error hierarchy. Only the CLI turns these into exit codes (2: user mistake, 1: otherwise)."""
+"""One error hierarchy. Only the CLI turns these into exit codes (`etbuilder.cli._common`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class EtbError(Exception):
     """Base of every error etbuilder raises on purpose."""
-
-    exit_code = 1
 
     def render(self) -> str:
         """The message shown to the user (may span several lines)."""
@@ -46,8 +44,6 @@ class SpecProblem:
 class SpecError(EtbError):
     """The spec is invalid; carries every problem found, not just the first."""
 
-    exit_code = 2
-
     def __init__(self, problems: list[SpecProblem] | SpecProblem | str) -> None:
         if isinstance(problems, str):
             problems = [SpecProblem(path="", message=problems)]
@@ -74,7 +70,6 @@ class DataError(EtbError):
     """1-based line (csv/tsv/conll/jsonl) or row number in the file."""
     column: str | None = None
     hint: str | None = None
-    exit_code: int = field(default=2, init=False)
 
     def __post_init__(self) -> None:
         super().__init__(self.render())
@@ -96,13 +91,9 @@ class DataError(EtbError):
 class BackboneError(EtbError):
     """The backbone cannot be resolved or loaded; the message says what was tried."""
 
-    exit_code = 2
-
 
 class CompileError(EtbError):
     """A compiler pass found the spec and data incompatible; names the pass."""
-
-    exit_code = 2
 
     def __init__(self, message: str, pass_name: str | None = None) -> None:
         self.pass_name = pass_name
@@ -112,13 +103,9 @@ class CompileError(EtbError):
 class RunError(EtbError):
     """A run cannot start or continue (missing run folder, nothing to resume, ...)."""
 
-    exit_code = 2
-
 
 class MissingExtraError(EtbError):
     """An optional dependency is not installed; says which extra brings it."""
-
-    exit_code = 2
 
     def __init__(self, module: str, extra: str) -> None:
         super().__init__(

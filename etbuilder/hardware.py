@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from etbuilder.compiler.plan import HardwareInfo
+from etbuilder.plan import HardwareInfo
 
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 """/proc/cpuinfo flags meaning bf16 matmuls run natively on this CPU."""

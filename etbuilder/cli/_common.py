@@ -9,6 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from etbuilder.errors import (
+    BackboneError,
+    CompileError,
+    DataError,
+    EtbError,
+    MissingExtraError,
+    RunError,
+    SpecError,
+)
+
 if TYPE_CHECKING:
     from etbuilder.spec import Spec
 
@@ -29,6 +39,19 @@ SpecArgument = Annotated[
 ]
 """The positional spec file argument."""
 
+EXIT_CODES: tuple[tuple[type[EtbError], int], ...] = (
+    (SpecError, 2),
+    (DataError, 2),
+    (BackboneError, 2),
+    (CompileError, 2),
+    (RunError, 2),
+    (MissingExtraError, 2),
+    (EtbError, 1),
+)
+"""The process exit code of each error etbuilder raises on purpose: 2 for what the user can fix
+(the spec, the data, the backbone, the run folder, a missing extra), 1 otherwise; 130 when
+interrupted."""
+
 DEBUG_VARIABLE = "ETB_DEBUG"
 """Set to 1 to see the traceback of an internal error."""
 
@@ -46,11 +69,9 @@ def report(error: BaseException) -> int:
     An `EtbError` is a user-facing message with its own exit code (2 for user mistakes); anything
     else is a bug: one line, and the traceback only when ETB_DEBUG=1.
     """
-    from etbuilder.errors import EtbError
-
     if isinstance(error, EtbError):
         print(error.render(), file=sys.stderr)
-        return error.exit_code
+        return exit_code(error)
     if isinstance(error, KeyboardInterrupt):
         print("etb: interrupted", file=sys.stderr)
         return 130
@@ -61,3 +82,8 @@ def report(error: BaseException) -> int:
     if os.environ.get(DEBUG_VARIABLE, "") in ("", "0"):
         print(f"    hint: rerun with {DEBUG_VARIABLE}=1 to see the traceback", file=sys.stderr)
     return 1
+
+
+def exit_code(error: EtbError) -> int:
+    """The exit code of an error etbuilder raised on purpose (see EXIT_CODES)."""
+    return next(code for kind, code in EXIT_CODES if isinstance(error, kind))

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from etbuilder.cli._common import SetOption, SpecArgument, load
-from etbuilder.compiler.plan import Plan, StrategyPlan
+from etbuilder.plan import BaseStrategyPlan, DaptPlan, Plan, StrategyPlan
 
 
 def _count(n: int) -> str:
@@ -82,7 +82,12 @@ def decisions_table(plan: Plan) -> Table:
     return table
 
 
-def merged_groups(strategy: StrategyPlan) -> list[tuple[str, int, bool, float]]:
+def strategy_chain(strategy: StrategyPlan) -> list[BaseStrategyPlan]:
+    """The strategy, then (dapt) its downstream strategy."""
+    return [strategy, strategy.then] if isinstance(strategy, DaptPlan) else [strategy]
+
+
+def merged_groups(strategy: BaseStrategyPlan) -> list[tuple[str, int, bool, float]]:
     """Parameter groups with runs of alike layers merged: `encoder.layer.0-5`."""
     rows: list[tuple[str, int, bool, float]] = []
     run: list[str] = []
@@ -105,7 +110,7 @@ def merged_groups(strategy: StrategyPlan) -> list[tuple[str, int, bool, float]]:
     return rows
 
 
-def groups_table(strategy: StrategyPlan) -> Table:
+def groups_table(strategy: BaseStrategyPlan) -> Table:
     table = Table(title=f"Parameter groups ({strategy.type})", title_justify="left")
     table.add_column("group", style="bold")
     table.add_column("parameters", justify="right")
@@ -150,13 +155,11 @@ def show(plan: Plan, console: Console) -> None:
         )
     console.print(profile_table(plan))
     console.print(decisions_table(plan))
-    strategy: StrategyPlan | None = plan.strategy
     console.print("[bold]Strategy[/bold]")
-    while strategy is not None:
+    for strategy in strategy_chain(plan.strategy):
         for i, action in enumerate(strategy.actions, 1):
             console.print(f"  {i}. {action}")
         console.print(groups_table(strategy))
-        strategy = strategy.then
     console.print(
         f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
         f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, global batch {s.global_batch} "

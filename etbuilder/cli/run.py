@@ -33,7 +33,7 @@ def _is_main_process() -> bool:
 
 def _resume_dir(name: str, output: Path | None) -> Path:
     from etbuilder.errors import RunError
-    from etbuilder.runtime.rundir import latest_run_dir
+    from etbuilder.report.rundir import latest_run_dir
 
     if output is not None:
         if not (output / "plan.json").is_file():
@@ -74,8 +74,8 @@ def run(
 ) -> None:
     """Train the spec's model, evaluate it on the test split and write the run report."""
     from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.report.rundir import new_run_dir, read_plan
     from etbuilder.runtime.engine import check_runnable, run_plan
-    from etbuilder.runtime.rundir import new_run_dir, read_plan
 
     loaded = load(spec, set_)
     if resume:
@@ -100,7 +100,7 @@ def run(
     if not _is_main_process():
         return
     typer.echo(_summary(result, plan))
-    if plan.spec.deploy.package:
+    if plan.deploy.package:
         from etbuilder.package.builder import build_app
 
         if not quiet:

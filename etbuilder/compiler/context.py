@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from etbuilder.compiler.plan import (
+from etbuilder.data import Examples
+from etbuilder.plan import (
     BackboneInfo,
     ComputePlan,
     Decision,
+    DeployPlan,
     Estimates,
     HardwareInfo,
     PlanWarning,
@@ -29,30 +31,6 @@ from etbuilder.compiler.plan import (
 from etbuilder.spec import Spec
 
 Source = Literal["spec", "default", "inferred"]
-
-
-@dataclass(frozen=True)
-class SplitRows:
-    """The rows of one split the compiler looked at, reduced to what the passes need.
-
-    `texts` holds one string per example (a pair joined by the pass that needs it is kept
-    in `pairs`); `labels` one label per example (a list for multilabel/ner, a float for
-    regression, None for unlabelled embedding data).
-    """
-
-    name: str
-    file: str
-    texts: tuple[str, ...] = ()
-    pairs: tuple[tuple[str, str], ...] | None = None
-    words: tuple[tuple[str, ...], ...] | None = None
-    """NER: the pre-split words of each sentence."""
-    labels: tuple[Any, ...] = ()
-    lines: tuple[int, ...] = ()
-    """1-based line (or row) number of each example in its file."""
-
-    @property
-    def rows(self) -> int:
-        return len(self.labels) if self.labels else len(self.texts)
 
 
 @dataclass(frozen=True)
@@ -89,7 +67,7 @@ class CompileContext:
     """The backbone's fast tokenizer (not part of the plan)."""
     sources: tuple[SplitSource, ...] = ()
     split: SplitRecipe | None = None
-    splits: tuple[SplitRows, ...] = ()
+    splits: tuple[Examples, ...] = ()
     fingerprint: str = ""
     profiles: tuple[SplitProfile, ...] = ()
     lengths: tuple[TokenLengths, ...] = ()
@@ -102,6 +80,7 @@ class CompileContext:
     compute: ComputePlan | None = None
     schedule: SchedulePlan | None = None
     estimates: Estimates | None = None
+    deploy: DeployPlan | None = None
     decisions: tuple[Decision, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()
     passes: tuple[str, ...] = field(default=())
@@ -122,7 +101,7 @@ class CompileContext:
         """A copy that records one warning."""
         return self.replace(warnings=(*self.warnings, PlanWarning(code=code, message=message)))
 
-    def split_rows(self, name: str) -> SplitRows | None:
+    def split_rows(self, name: str) -> Examples | None:
         """The rows of split `name`, if it exists."""
         return next((s for s in self.splits if s.name == name), None)
 

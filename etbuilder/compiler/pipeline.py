@@ -14,8 +14,10 @@ from pathlib import Path
 
 from etbuilder import __version__
 from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.passes.available import refuse_unavailable
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
+from etbuilder.compiler.passes.deploy import plan_deploy
 from etbuilder.compiler.passes.estimates import estimate_cost
 from etbuilder.compiler.passes.max_length import choose_max_length
 from etbuilder.compiler.passes.precision import choose_precision
@@ -26,13 +28,14 @@ from etbuilder.compiler.passes.sources import resolve_sources
 from etbuilder.compiler.passes.strategy import lower_strategy
 from etbuilder.compiler.passes.task import choose_task
 from etbuilder.compiler.passes.warnings import collect_warnings
-from etbuilder.compiler.plan import HardwareInfo, Plan
 from etbuilder.errors import BackboneError, CompileError, DataError, EtbError
+from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.spec import Spec
 
 Pass = Callable[[CompileContext], CompileContext]
 
 PASSES: list[Pass] = [
+    refuse_unavailable,  # tune, ray, fsdp: stop in one line instead of quietly doing less
     resolve_backbone,  # alias/hub id/folder -> BackboneInfo from config.json, and its tokenizer
     resolve_sources,  # read options per split; carve validation/test from train when missing
     read_data,  # read every file once, check the task's columns, apply the split, fingerprint
@@ -44,6 +47,7 @@ PASSES: list[Pass] = [
     layout_compute,  # processes per node, threads, exact command line per node
     plan_schedule,  # steps/epoch, total steps, warmup, global batch
     estimate_cost,  # parameters, memory per process, FLOPs, time from recorded throughput
+    plan_deploy,  # the app: formats, quantization, server limits
     collect_warnings,  # imbalance, truncation, tiny data, overlap, memory, duplicates, ...
 ]
 """The compiler, in order."""
@@ -78,7 +82,7 @@ def spec_hash(spec: Spec) -> str:
 
 def build_plan(ctx: CompileContext) -> Plan:
     """Assemble the Plan from a context every pass has run on."""
-    from etbuilder.compiler.plan import DataPlan
+    from etbuilder.plan import DataPlan
 
     return Plan(
         etbuilder_version=__version__,
@@ -99,6 +103,7 @@ def build_plan(ctx: CompileContext) -> Plan:
         precision=ctx.need("precision"),
         compute=ctx.need("compute"),
         estimates=ctx.need("estimates"),
+        deploy=ctx.need("deploy"),
         decisions=list(ctx.decisions),
         warnings=list(ctx.warnings),
         passes=list(ctx.passes),

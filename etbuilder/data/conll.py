@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import decode, read_bytes, split_lines
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError
+from etbuilder.plan import SplitSource
 
 CONLL_COLUMNS = ("tokens", "tags")
 """Column names of a CoNLL table (the NER task's defaults); `columns:` renames them."""

@@ -6,7 +6,6 @@ import csv
 import io
 from collections.abc import Iterator
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import (
     decode,
     delimiter_name,
@@ -16,6 +15,7 @@ from etbuilder.data._text import (
 )
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError
+from etbuilder.plan import SplitSource
 
 DEFAULT_DELIMITERS = {"csv": ",", "tsv": "\t"}
 """Delimiter per format when the spec gives none."""

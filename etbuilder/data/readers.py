@@ -6,11 +6,11 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import get_args
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data.conll import read_conll
 from etbuilder.data.delimited import read_delimited
 from etbuilder.data.records import read_jsonl, read_parquet
 from etbuilder.data.table import Table
+from etbuilder.plan import SplitSource
 from etbuilder.spec.data import EXTENSION_FORMATS, FileFormat
 
 Reader = Callable[[SplitSource], Table]

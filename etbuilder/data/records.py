@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import decode, read_bytes, split_lines
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError, MissingExtraError
+from etbuilder.plan import SplitSource
 
 
 def _table_from_records(

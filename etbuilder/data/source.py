@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, TypeVar, cast
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data._text import sniff_delimiter
 from etbuilder.errors import DataError
+from etbuilder.plan import SplitSource
 from etbuilder.spec.data import EXTENSION_FORMATS, DataFile, DataSpec
 
 SplitName = Literal["train", "validation", "test"]

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from etbuilder.plan.tasks import TASK_RULES
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "app_template"
 CODE_FILES = ("server.py", "app_routes.py", "app_http.py", "app_metrics.py", "inference.py")
 """Copied verbatim from `app_template/`: the server (entry point, routes, HTTP, metrics) and
@@ -48,7 +50,7 @@ DEFAULT_TEXTS: dict[str, list[Any]] = {
         ["How do I reset my password?", "What is the way to change my password?"],
         ["The cat sat on the mat.", "Stock markets fell sharply on Monday."],
     ],
-    "ner": ["Angela Merkel met Emmanuel Macron in Paris on Tuesday."],
+    "sentence": ["Angela Merkel met Emmanuel Macron in Paris on Tuesday."],
 }
 
 
@@ -71,18 +73,19 @@ def write_code(app: Path, onnxruntime_min: str | None = None) -> None:
 
 def example_inputs(task: str, kind: str, samples: list[Any]) -> list[Any]:
     """Up to three example inputs, taken from the evaluation set when there is one."""
+    rule = TASK_RULES[task]
     picked: list[Any] = []
     for item in samples[:3]:
-        if task == "ner":
+        if rule.inputs == "tokens":
             picked.append(" ".join(item))
         elif kind == "pair" and isinstance(item, list):
             picked.append(list(item))
         elif isinstance(item, str):
             picked.append(item)
-        elif isinstance(item, list) and task == "embedding":
+        elif isinstance(item, list) and rule.pair_sides == "apart":
             picked.append(item[0])
     if not picked:
-        picked = DEFAULT_TEXTS["ner" if task == "ner" else kind]
+        picked = DEFAULT_TEXTS[rule.example_kind or kind]
     return picked
 
 

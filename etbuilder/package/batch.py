@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan, SplitSource
 from etbuilder.errors import DataError, RunError
 from etbuilder.package.predict import predict_with_app
+from etbuilder.plan import Plan, SplitSource
 
 
 def app_folder(path: Path) -> Path | None:
@@ -32,8 +32,7 @@ def _plan_near(app: Path) -> Plan | None:
 
 def _read(app: Path, input_file: Path) -> tuple[Any, list[Any], SplitSource]:
     """The input table, the model inputs per row (texts, pairs or joined words), the source."""
-    from etbuilder.data import read_split
-    from etbuilder.runtime.rows import examples_from_table
+    from etbuilder.data import examples_from_table, read_split
     from etbuilder.runtime.scoring import user_source
     from etbuilder.spec.data import EXTENSION_FORMATS
 
@@ -41,7 +40,7 @@ def _read(app: Path, input_file: Path) -> tuple[Any, list[Any], SplitSource]:
     if plan is not None:
         source = user_source(plan, input_file)
         table = read_split(source)
-        examples = examples_from_table(plan, table)
+        examples = examples_from_table(plan.spec.task, table)
         if examples.pairs is not None:
             return table, [list(p) for p in examples.pairs], source
         return table, list(examples.texts), source
@@ -100,6 +99,6 @@ def predict_file_with_app(app: Path, input_file: Path, output_file: Path) -> int
         output_file,
         predictions,
         [round(float(s), 6) if s is not None else None for s in scores] if has_scores else None,
-        dict(manifest["task"].get("options", {})),
+        manifest["task"].get("options", {}).get("separator"),
     )
     return len(results)

@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
 from etbuilder.package.evalset import EvalSet, load_splits
 from etbuilder.package.manifest import base_manifest
+from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model.int8.onnx"
@@ -63,8 +63,8 @@ def build_app(
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
     examples: measure int8 on these instead of re-reading the run's test and validation splits.
-    quantization: override `spec.deploy.quantization` (auto | int8 | none).
-    formats: override `spec.deploy.formats` (extra formats: torch, onnx; [] for none).
+    quantization: override the plan's `deploy.quantization` (auto | int8 | none).
+    formats: override the plan's `deploy.formats` (extra formats: torch, onnx; [] for none).
     """
     run_dir = Path(run_dir)
     plan = load_plan(run_dir)
@@ -81,7 +81,7 @@ def build_app(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        extra: list[str] = list(plan.spec.deploy.formats) if formats is None else list(formats)
+        extra: list[str] = list(plan.deploy.formats) if formats is None else list(formats)
         unknown = sorted(set(extra) - {"torch", "onnx"})
         if unknown:
             raise PackageError(f"unknown formats {unknown}", hint="use torch and/or onnx")
@@ -129,9 +129,7 @@ def _assemble(
     _write_json(app / "manifest.json", manifest)
 
     task = plan.task
-    torch_model = load_torch_model(
-        model_dir, task.type, task.pooling, bool(task.options.get("normalize", True))
-    )
+    torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
     lap("load_model")
     pair = manifest["inputs"]["kind"] == "pair"
     fp32_work = f"{WORK}/model.onnx"
@@ -149,7 +147,7 @@ def _assemble(
         "parity_max_abs_diff_vs_pytorch": fusion.get("parity", exported.parity_max_abs_diff),
         "attention_fusion": fusion,
     }
-    mode = quantization or plan.spec.deploy.quantization
+    mode = quantization or plan.deploy.quantization
     if examples is not None:
         evalsets, notes = ([examples] if examples.inputs else []), ["the evaluation set is empty"]
     else:

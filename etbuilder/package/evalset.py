@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import EtbError
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 
 MAX_EXAMPLES = 5000
 """Measure on at most this many test rows (packaging stays quick on large test sets)."""
@@ -55,7 +56,7 @@ def load_splits(
     if not present:
         return [], notes
     try:
-        from etbuilder.runtime.rows import load_examples
+        from etbuilder.data import load_examples
 
         splits = load_examples(plan, check_fingerprint=False)
     except (EtbError, OSError, ValueError) as exc:
@@ -83,26 +84,26 @@ def _spread(total: int, most: int) -> list[int]:
 
 
 def _from_examples(plan: Plan, split: Any, rows: list[int], source: str) -> EvalSet:
-    task = plan.task.type
+    rule = TASK_RULES[plan.task.type]
 
     def pick(values: Any) -> list[Any]:
         return [values[i] for i in rows]
 
     labels = pick(split.labels) if split.labelled else None
-    if task == "ner":
+    if rule.inputs == "tokens":
         return EvalSet([list(w) for w in pick(split.words)], _lists(labels), source)
     pairs = [list(p) for p in pick(split.pairs)] if split.pairs is not None else None
     two = len(plan.task.text_columns) == 2
     inputs: list[Any] = pairs if pairs is not None and two else pick(split.texts)
     if labels is None:
         return EvalSet(inputs, None, source)
-    if task in ("classification", "pair_classification"):
+    if rule.output == "label":
         index = {name: i for i, name in enumerate(plan.task.labels)}
         keep = [i for i, v in enumerate(labels) if str(v) in index]
         return EvalSet([inputs[i] for i in keep], [index[str(labels[i])] for i in keep], source)
-    if task == "multilabel":
+    if rule.output == "labels":
         return EvalSet(inputs, _lists(labels), source)
-    if task == "embedding" and pairs is None:
+    if rule.output == "vector" and pairs is None:
         return EvalSet(inputs, None, source)
     return EvalSet(inputs, [float(v) for v in labels], source)
 

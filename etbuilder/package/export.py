@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from etbuilder.errors import PackageError
+from etbuilder.plan.tasks import TASK_RULES
 
 PARITY_TOLERANCE = 1e-4
 """Largest absolute difference allowed between ONNX fp32 and PyTorch outputs."""
@@ -30,8 +31,6 @@ PARITY_TEXTS = (
     "Third example: café, naïve, résumé and 😀 unusual characters!",
 )
 """Texts of different lengths checked at build time (padding and masking included)."""
-
-SEQUENCE_TASKS = frozenset({"classification", "pair_classification", "multilabel", "regression"})
 
 
 @dataclass(frozen=True)
@@ -48,23 +47,11 @@ class ExportResult:
 def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) -> Any:
     """The task model as one `torch.nn.Module` taking (input_ids, attention_mask[, type ids])."""
     import torch
-    from transformers import AutoModel, AutoModelForSequenceClassification
 
-    from etbuilder.runtime.models import quiet_transformers
+    from etbuilder.runtime.models import load_saved
 
-    with quiet_transformers():
-        if task in SEQUENCE_TASKS:
-            model = AutoModelForSequenceClassification.from_pretrained(model_dir)
-        elif task == "ner":
-            from transformers import AutoModelForTokenClassification
-
-            model = AutoModelForTokenClassification.from_pretrained(model_dir)
-        else:
-            model = AutoModel.from_pretrained(model_dir)
-    from etbuilder.runtime.strategies.mlp_head import rebuild_head
-
-    model = rebuild_head(model, model_dir)  # a features run's MLP head (config `etb_head`)
-    model.eval()
+    model = load_saved(model_dir, task).eval()  # a features run's MLP head and pooling too
+    kind = TASK_RULES[task].model
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
 
     class TaskModel(torch.nn.Module):
@@ -73,7 +60,7 @@ def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) 
         def __init__(self) -> None:
             super().__init__()
             self.model = model
-            self.is_embedding = task == "embedding"
+            self.is_embedding = kind == "encoder"
             self.input_names = ["input_ids", "attention_mask"] + (
                 ["token_type_ids"] if takes_types else []
             )
@@ -81,7 +68,7 @@ def load_torch_model(model_dir: Path, task: str, pooling: str, normalize: bool) 
         def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
             kwargs = dict(zip(self.input_names, tensors, strict=True))
             out = self.model(**kwargs)
-            if task != "embedding":
+            if kind != "encoder":
                 return out.logits
             hidden = out.last_hidden_state
             mask = kwargs["attention_mask"].unsqueeze(-1).to(hidden.dtype)

@@ -7,26 +7,28 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder import __version__
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
 
 MANIFEST_VERSION = 1
-PAIR_TASKS = frozenset({"pair_classification", "regression"})
-"""Tasks whose input may be a pair of texts (when the spec names two text columns)."""
 
 
 def input_kind(plan: Plan) -> str:
     """'pair' when the served model reads two texts, else 'text'."""
     two = len(plan.task.text_columns) == 2
-    return "pair" if plan.task.type in PAIR_TASKS and two else "text"
+    return "pair" if TASK_RULES[plan.task.type].reads_pairs and two else "text"
 
 
 def base_manifest(plan: Plan, run_dir: Path, pad_id: int) -> dict[str, Any]:
     """Everything known before the model is measured; `model`/`quality` are filled in later."""
-    server = plan.spec.deploy.server
+    server = plan.deploy.server
     task = plan.task
-    options = {k: v for k, v in task.options.items() if k in ("threshold", "normalize")}
-    if task.type == "embedding":
-        options.setdefault("normalize", True)
+    rule = TASK_RULES[task.type]
+    options: dict[str, Any] = {}
+    if task.threshold is not None:
+        options["threshold"] = task.threshold
+    if rule.output == "vector":
+        options["normalize"] = task.normalize is not False
         options["pooling"] = task.pooling
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -34,6 +36,7 @@ def base_manifest(plan: Plan, run_dir: Path, pad_id: int) -> dict[str, Any]:
         "description": plan.spec.description,
         "task": {
             "type": task.type,
+            "output": rule.output,
             "labels": list(task.labels),
             "max_length": task.max_length,
             "text_columns": list(task.text_columns),

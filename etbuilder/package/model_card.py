@@ -5,27 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
-
-DECIDES = {
-    "classification": "one label per text, out of {n}: {labels}",
-    "pair_classification": "one label per pair of texts, out of {n}: {labels}",
-    "multilabel": "any number of labels per text (probability >= {threshold}),"
-    " out of {n}: {labels}",
-    "regression": "a number per input",
-    "ner": "entities in a text, tagged BIO with {n} tags: {labels}",
-    "embedding": "a vector per text (for search, clustering and similarity)",
-}
-
-ANSWERS = {
-    "classification": '{"label": ..., "score": ..., "scores": {label: probability}}',
-    "pair_classification": '{"label": ..., "score": ..., "scores": {label: probability}}',
-    "multilabel": '{"labels": [...], "scores": {label: probability}}',
-    "regression": '{"value": ...}',
-    "ner": '{"entities": [{"type", "text", "start", "end", "score"}]} '
-    "(character offsets, end exclusive)",
-    "embedding": '{"vector": [...]}',
-}
+from etbuilder.plan import FeaturesPlan, Plan, final_strategy
+from etbuilder.plan.tasks import TASK_RULES
 
 
 def _fmt(value: Any) -> str:
@@ -40,7 +21,8 @@ def _labels(labels: list[str]) -> str:
 def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str:
     """The model card, in Markdown."""
     task, inputs, model = manifest["task"], manifest["inputs"], manifest["model"]
-    decides = DECIDES[task["type"]].format(
+    rule = TASK_RULES[task["type"]]
+    decides = rule.description.format(
         n=len(task["labels"]),
         labels=_labels(task["labels"]),
         threshold=task["options"].get("threshold", 0.5),
@@ -54,7 +36,7 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "",
         f"Task `{task['type']}`: {decides}.",
         f"Input: {'pairs of texts `[text_a, text_b]`' if inputs['kind'] == 'pair' else 'texts'};"
-        f" answer per input: `{ANSWERS[task['type']]}`.",
+        f" answer per input: `{rule.answer}`.",
         f"Backbone `{plan.backbone.name}` ({plan.backbone.architecture}, "
         f"{plan.backbone.parameters:,} parameters), strategy `{plan.strategy.type}`.",
         "",
@@ -144,8 +126,10 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
 
 def _etb_only(plan: Plan) -> list[str]:
     """A features run's mean/[CLS] pooling or MLP head is not what transformers rebuilds."""
-    options = (plan.strategy.then or plan.strategy).options
-    if options.get("pooling") not in ("mean", "cls") and options.get("head") != "mlp":
+    final = final_strategy(plan.strategy)
+    if not isinstance(final, FeaturesPlan):
+        return []
+    if final.pooling not in ("mean", "cls") and final.head != "mlp":
         return []
     return [
         "- `model/` needs etbuilder to load (config `etb_pooling`/`etb_head`; `etb predict`):"

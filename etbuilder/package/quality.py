@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from etbuilder.package.evalset import EvalSet
+from etbuilder.plan.tasks import TASK_RULES
 
 GATE_POINTS = 0.5
 """int8 is served under `quantization: auto` when its metric is within this many points."""
@@ -77,8 +78,8 @@ def task_outputs(predictor: Any, evalset: EvalSet, batch: int | None = None) -> 
     batch: run the inputs in requests of this many (int8's activation scales depend on the
     batch), None for all at once.
     """
-    task = predictor.task
-    if task == "ner":
+    output = TASK_RULES[predictor.task].output
+    if output == "entities":
         encodings = predictor.encode(evalset.inputs, pretokenized=True)
         raw = _forward(predictor, evalset.inputs, batch, pretok=True)
         out = []
@@ -88,17 +89,17 @@ def task_outputs(predictor: Any, evalset: EvalSet, batch: int | None = None) -> 
                 tags[word] = predictor.labels[tag]
             out.append(tags)
         return out
-    if task == "embedding" and evalset.inputs and isinstance(evalset.inputs[0], list):
+    if output == "vector" and evalset.inputs and isinstance(evalset.inputs[0], list):
         a = np.stack(_forward(predictor, [x[0] for x in evalset.inputs], batch))
         b = np.stack(_forward(predictor, [x[1] for x in evalset.inputs], batch))
         return list(_cosine(a, b))
     raw = _forward(predictor, evalset.inputs, batch)
-    if task in ("classification", "pair_classification"):
+    if output == "label":
         return [int(np.argmax(r)) for r in raw]
-    if task == "multilabel":
+    if output == "labels":
         threshold = float(predictor.options.get("threshold", 0.5))
         return [(1.0 / (1.0 + np.exp(-r)) >= threshold).astype(np.int64) for r in raw]
-    if task == "regression":
+    if output == "value":
         return [float(r.reshape(-1)[0]) for r in raw]
     return list(raw)
 
@@ -163,12 +164,13 @@ def points_lost(m: Measurement, direction: str) -> float | None:
 def _agreement(task: str, a: list[Any], b: list[Any]) -> tuple[float | None, str]:
     if not a:
         return None, ""
-    if task in ("classification", "pair_classification"):
+    output = TASK_RULES[task].output
+    if output == "label":
         return float(np.mean([x == y for x, y in zip(a, b, strict=True)])), "label agreement"
-    if task == "multilabel":
+    if output == "labels":
         same = [bool(np.array_equal(x, y)) for x, y in zip(a, b, strict=True)]
         return float(np.mean(same)), "label-set agreement"
-    if task == "ner":
+    if output == "entities":
         pairs = [(x, y) for s, t in zip(a, b, strict=True) for x, y in zip(s, t, strict=True)]
         return float(np.mean([x == y for x, y in pairs])) if pairs else None, "tag agreement"
     fa = np.asarray(a, dtype=np.float64)
@@ -181,10 +183,11 @@ def _agreement(task: str, a: list[Any], b: list[Any]) -> tuple[float | None, str
 
 
 def _metrics(predictor: Any, targets: list[Any], preds: list[Any], metric: str) -> dict:
-    from etbuilder.runtime.metrics import compute_metrics
+    from etbuilder.report.metrics import compute_metrics
 
     task, labels = predictor.task, predictor.labels
-    if task == "multilabel":
+    output = TASK_RULES[task].output
+    if output == "labels":
         index = {name: i for i, name in enumerate(labels)}
         gold = np.zeros((len(targets), len(labels)), dtype=np.int64)
         for row, names in enumerate(targets):
@@ -193,7 +196,7 @@ def _metrics(predictor: Any, targets: list[Any], preds: list[Any], metric: str) 
                     gold[row, index[name]] = 1
         targets = list(gold)
         preds = [np.asarray(p) for p in preds]
-    if task == "embedding" and (not preds or np.ndim(preds[0]) != 0):
+    if output == "vector" and (not preds or np.ndim(preds[0]) != 0):
         return {}
     values = compute_metrics(task, targets, preds, labels=labels)
     keep = {metric, "accuracy", "f1_macro", "f1_micro", "entity_f1", "spearman", "pearson", "mse"}

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from etbuilder.atomic import atomic_file
-from etbuilder.compiler.plan import Plan, TaskPlan
+from etbuilder.data import Examples
 from etbuilder.errors import DataError
-from etbuilder.runtime.rows import Examples
+from etbuilder.plan import Plan, TaskPlan
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.zoo.locate import TOKENIZER_FILES
 
 CACHE_VERSION = 1
@@ -121,9 +122,10 @@ def encode_examples(examples: Examples, task: TaskPlan, tokenizer: Any) -> Encod
     """Tokenize (truncating to task.max_length) and build the task's targets."""
     limit = task.max_length
     labelled = examples.labelled
-    if task.type == "ner":
+    rule = TASK_RULES[task.type]
+    if rule.per_token:
         return _encode_ner(examples, task, tokenizer)
-    if task.type == "embedding" and examples.pairs is not None:
+    if rule.pair_sides == "apart" and examples.pairs is not None:
         first = [a for a, _ in examples.pairs]
         second = [b for _, b in examples.pairs]
         sides = [
@@ -157,7 +159,8 @@ def _unknown(examples: Examples, row: int, value: Any, task: TaskPlan) -> DataEr
 
 
 def _targets(examples: Examples, task: TaskPlan) -> np.ndarray:
-    if task.type in ("classification", "pair_classification"):
+    shape = TASK_RULES[task.type].labels
+    if shape == "classes":
         index = _label_index(examples, task)
         out = np.empty(len(examples), dtype=np.int64)
         for i, value in enumerate(examples.labels):
@@ -165,7 +168,7 @@ def _targets(examples: Examples, task: TaskPlan) -> np.ndarray:
                 raise _unknown(examples, i, value, task)
             out[i] = index[str(value)]
         return out
-    if task.type == "multilabel":
+    if shape == "multi":
         index = _label_index(examples, task)
         hot = np.zeros((len(examples), len(task.labels)), dtype=np.float32)
         for i, names in enumerate(examples.labels):
@@ -233,7 +236,7 @@ def cache_key(plan: Plan, split: str, data_digest: str | None = None) -> str:
         "tokenizer": tokenizer_digest(plan.backbone.path),
         "max_length": task.max_length,
         "task": [task.type, task.text_columns, task.label_column, task.labels],
-        "options": {k: task.options.get(k) for k in ("separator", "tokens", "tags")},
+        "options": {"separator": task.separator, "tokens": task.tokens, "tags": task.tags},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

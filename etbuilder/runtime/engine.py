@@ -12,24 +12,20 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import RunError
-from etbuilder.runtime import setup
-from etbuilder.runtime.rundir import MetricsLog, RunStatus, write_atomic
+from etbuilder.plan import Plan
+from etbuilder.report.rundir import MetricsLog, RunStatus, now_iso, write_atomic
+from etbuilder.runtime import checkpoint as ckpt
+from etbuilder.runtime import finish, setup
+from etbuilder.runtime.progress import Progress
+from etbuilder.runtime.result import RunResult
+from etbuilder.runtime.trainer_surface import Data, TrainerSurface
 
 SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill", "dapt")
 """Strategies this engine runs (the keys of `etbuilder.runtime.strategies.STRATEGIES`)."""
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    metrics: dict[str, Any]
-    state: str
 
 
 def check_runnable(plan: Plan) -> None:
@@ -87,7 +83,7 @@ def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = F
             status.update(state="failed", error=f"{type(error).__name__}: {error}")
         raise
     if main:
-        status.update(state="finished", finished=_now(), stopped=result.metrics.get("stopped"))
+        status.update(state="finished", finished=now_iso(), stopped=result.metrics.get("stopped"))
     return result
 
 
@@ -108,20 +104,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _now() -> str:
-    from etbuilder.runtime.rundir import now_iso
-
-    return now_iso()
-
-
 def _train_and_report(
     plan: Plan, run_dir: Path, accelerator: Any, *, resume: bool, quiet: bool
 ) -> RunResult:
-    from etbuilder.runtime import checkpoint as ckpt
-    from etbuilder.runtime import finish
-    from etbuilder.runtime.loop import Data
-    from etbuilder.runtime.progress import Progress
-
     main = accelerator.is_main_process
     setup.seed_everything(plan)
     examples, encoded, tokenizer = setup.load_data(plan)
@@ -137,7 +122,7 @@ def _train_and_report(
         enabled=main,
     )
     trains = setup.trains(plan, train_ex)
-    trainer = None
+    trainer: TrainerSurface | None = None
     try:
         if trains:
             data = Data(

@@ -10,11 +10,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.compiler.throughput import record_run, training_flops_per_second
+from etbuilder.data import Examples
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.rundir import MetricsLog, write_atomic
+from etbuilder.report.writer import write_report
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.inference import decode, prediction_rows, run_model, split_metrics
-from etbuilder.runtime.rows import Examples
-from etbuilder.runtime.rundir import MetricsLog, write_atomic
+from etbuilder.runtime.models import save_model
+from etbuilder.runtime.result import RunResult
+from etbuilder.runtime.trainer_surface import TrainerSurface
 
 MIN_STEPS_TO_RECORD = 20
 """Throughput is recorded only from runs with at least this many optimizer steps."""
@@ -22,8 +28,6 @@ MIN_STEPS_TO_RECORD = 20
 
 def save_model_atomic(model: Any, plan: Plan, run_dir: Path, tokenizer: Any) -> Path:
     """`model/` in Hugging Face format, written aside and renamed into place."""
-    from etbuilder.runtime.models import save_model
-
     final = run_dir / "model"
     for leftover in run_dir.glob(".model-*"):  # from a process killed while saving
         shutil.rmtree(leftover, ignore_errors=True)
@@ -51,7 +55,7 @@ def evaluate_split(
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Metrics (None when unlabelled or nothing to score) and prediction rows of one split."""
     task = plan.task
-    if task.type == "embedding" and examples.pairs is None:
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
         return None, []
     outputs = run_model(
         model,
@@ -85,13 +89,11 @@ def finalize(
     tokenizer: Any,
     examples: dict[str, Examples],
     encoded: dict[str, Encoded],
-    trainer: Any,
+    trainer: TrainerSurface | None,
     accelerator: Any,
     log: MetricsLog,
-) -> Any:
+) -> RunResult:
     """Save, evaluate, predict, report (main process only)."""
-    from etbuilder.runtime.engine import RunResult
-    from etbuilder.runtime.report import write_report
 
     save_model_atomic(model, plan, run_dir, tokenizer)
     scale = trainer.data.loss_scale if trainer is not None else None
@@ -118,14 +120,16 @@ def finalize(
         if split == "test":
             predictions = rows
             write_jsonl(run_dir / "predictions.jsonl", rows)
-    metrics |= run_figures(plan, trainer) | getattr(trainer, "strategy_figures", {})
+    metrics |= run_figures(plan, trainer)
+    if trainer is not None:
+        metrics |= trainer.strategy_figures
     write_report(run_dir, plan, metrics, predictions, log.records)
-    if trainer is not None and getattr(trainer, "records_throughput", True):
+    if trainer is not None and trainer.records_throughput:
         record_throughput(plan, trainer.state)
     return RunResult(run_dir, metrics, "finished")
 
 
-def run_figures(plan: Plan, trainer: Any) -> dict[str, Any]:
+def run_figures(plan: Plan, trainer: TrainerSurface | None) -> dict[str, Any]:
     """Top-level numbers of the run: steps, best epoch, time, throughput."""
     if trainer is None:
         return {"trained": False}
@@ -143,33 +147,14 @@ def run_figures(plan: Plan, trainer: Any) -> dict[str, Any]:
         "samples_per_s": round(state.samples / seconds, 2),
         "tokens_per_s": round(state.tokens / seconds, 1),
         "padding_fraction": round(1 - state.tokens / max(1, state.padded_tokens), 4),
-        "gflops_per_s": round(achieved_flops(plan, state.tokens, seconds) / 1e9, 2),
+        "gflops_per_s": round(training_flops_per_second(plan, state.tokens, seconds) / 1e9, 2),
     }
-
-
-def achieved_flops(plan: Plan, tokens: int, seconds: float) -> float:
-    """Training FLOP/s as the compiler's estimate counts them (3 x forward, per real token)."""
-    from etbuilder.compiler.passes.estimates import forward_flops_per_token
-
-    per_token = forward_flops_per_token(plan.backbone, plan.task.max_length)
-    return 3 * per_token * plan.backbone.layers * tokens / max(seconds, 1e-9)
 
 
 def record_throughput(plan: Plan, state: Any) -> None:
     """Append this run's FLOP/s to the machine's throughput file (read by `etb plan`)."""
-    from etbuilder.compiler.throughput import record
-
     if state.step < MIN_STEPS_TO_RECORD or state.train_seconds <= 0:
         return
-    flops = achieved_flops(
-        plan, state.tokens // max(1, plan.compute.world_size), state.train_seconds
-    )
+    tokens = state.tokens // max(1, plan.compute.world_size)
     with contextlib.suppress(OSError):  # a read-only home: the estimate keeps its default
-        record(
-            plan.hardware.device,
-            plan.hardware.device_name,
-            plan.precision.used,
-            flops,
-            processes=plan.compute.world_size,
-            parameters=plan.backbone.parameters,
-        )
+        record_run(plan, tokens, state.train_seconds)

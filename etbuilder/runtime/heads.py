@@ -1,6 +1,7 @@
-"""Per task: the model's raw output for a batch, the training loss, and outputs -> predictions.
+"""Per loss: the model's raw output for a batch and the training loss.
 
-A table, one row per task type (checked at import), instead of string dispatch in the loop.
+A table keyed by the plan's loss (every loss of the task table is a row, checked at import),
+instead of string dispatch in the loop.
 Losses are computed here in fp32 from the logits, never by the HF model (which would compute them
 in the autocast dtype).
 """
@@ -16,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
+from etbuilder.plan.tasks import PAIR_LOSSES, TASK_RULES
 from etbuilder.runtime.encode import IGNORE
 
 IN_BATCH_SCALE = 20.0
@@ -108,26 +110,34 @@ def _embedding_loss(
     return nn.functional.mse_loss(cos, target)
 
 
+_PAIR_HEAD = Head(_pair_cosine, _embedding_loss)
+
 HEADS: MappingProxyType[str, Head] = MappingProxyType(
     {
-        "classification": Head(logits_of, _on_logits(_ce_of), _ce_of),
-        "pair_classification": Head(logits_of, _on_logits(_ce_of), _ce_of),
-        "multilabel": Head(logits_of, _on_logits(_bce_of), _bce_of),
-        "regression": Head(logits_of, _on_logits(_mse_of), _mse_of),
-        "ner": Head(logits_of, _on_logits(_token_ce_of), _token_ce_of),
-        "embedding": Head(_pair_cosine, _embedding_loss),
+        "cross_entropy": Head(logits_of, _on_logits(_ce_of), _ce_of),
+        "bce_with_logits": Head(logits_of, _on_logits(_bce_of), _bce_of),
+        "mse": Head(logits_of, _on_logits(_mse_of), _mse_of),
+        "token_cross_entropy": Head(logits_of, _on_logits(_token_ce_of), _token_ce_of),
+        "cosine": _PAIR_HEAD,
+        "contrastive": _PAIR_HEAD,
+        "in_batch_negatives": _PAIR_HEAD,
     }
 )
-"""Task type -> its head."""
+"""The plan's loss (`TaskPlan.loss`) -> its head."""
 
-_TASK_TYPES = set(TaskPlan.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
-if set(HEADS) != _TASK_TYPES:  # pragma: no cover - a registry bug fails at import
-    raise RuntimeError(f"HEADS {sorted(HEADS)} != task types {sorted(_TASK_TYPES)}")
+_LOSSES = {rule.loss for rule in TASK_RULES.values()} | set(PAIR_LOSSES)
+if set(HEADS) != _LOSSES:  # pragma: no cover - a registry bug fails at import
+    raise RuntimeError(f"HEADS {sorted(HEADS)} != losses {sorted(_LOSSES)}")
+
+
+def head_of(task: TaskPlan) -> Head:
+    """The head of a task plan, by its loss."""
+    return HEADS[task.loss]
 
 
 def target_scale(task: TaskPlan, targets: np.ndarray | None) -> dict[str, float]:
     """Embedding scores outside [0, 1] (e.g. 0-5 similarity) are scaled into it for the loss."""
-    if task.type != "embedding" or targets is None or not len(targets):
+    if task.loss not in PAIR_LOSSES or targets is None or not len(targets):
         return {}
     low, high = float(np.min(targets)), float(np.max(targets))
     if low >= 0.0 and high <= 1.0:

@@ -11,12 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.data import Examples
+from etbuilder.plan import TaskPlan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.metrics import compute_metrics
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
-from etbuilder.runtime.heads import HEADS
-from etbuilder.runtime.metrics import compute_metrics
-from etbuilder.runtime.rows import Examples
+from etbuilder.runtime.heads import head_of
 
 
 @dataclass
@@ -44,7 +45,8 @@ def run_model(
 
     `embed=True` returns sentence vectors of the first side instead (embedding task).
     """
-    head = HEADS[task.type]
+    head = head_of(task)
+    rule = TASK_RULES[task.type]
     was_training = model.training
     model.eval()
     n = len(encoded)
@@ -66,7 +68,7 @@ def run_model(
                     ).float()
                 else:
                     out = head.outputs(model, batch)
-                if labelled and not embed and (task.type != "embedding" or "labels" in batch):
+                if labelled and not embed and (not rule.labels_optional or "labels" in batch):
                     if head.loss_of_outputs is not None:  # one forward pass, not two
                         loss = head.loss_of_outputs(out, batch)
                     else:
@@ -78,7 +80,7 @@ def run_model(
                 per_example[row] = values[i]
     finally:
         model.train(was_training)
-    if task.type == "ner" and not embed:
+    if rule.per_token and not embed:
         return Outputs(per_example, loss_sum / loss_rows if loss_rows else None)
     stacked = np.stack(per_example) if n else np.zeros((0,), dtype=np.float32)
     return Outputs(stacked, loss_sum / loss_rows if loss_rows else None)
@@ -104,18 +106,19 @@ class Decoded:
 def decode(outputs: Outputs, encoded: Encoded, examples: Examples, task: TaskPlan) -> Decoded:
     """Turn raw outputs into predictions."""
     labels = task.labels
-    if task.type in ("classification", "pair_classification"):
+    output = TASK_RULES[task.type].output
+    if output == "label":
         probs = _softmax(np.asarray(outputs.values, dtype=np.float64))
         pred = probs.argmax(axis=-1)
         conf = probs.max(axis=-1)
         return Decoded(pred, probs, [labels[i] for i in pred], [float(c) for c in conf])
-    if task.type == "multilabel":
+    if output == "labels":
         probs = 1.0 / (1.0 + np.exp(-np.asarray(outputs.values, dtype=np.float64)))
-        threshold = float(task.options.get("threshold", 0.5))
+        threshold = task.threshold if task.threshold is not None else 0.5
         hot = (probs > threshold).astype(np.int64)
         shown = [[labels[j] for j in np.flatnonzero(row)] for row in hot]
         return Decoded(hot, probs, shown, [float(p.max()) if p.size else 0.0 for p in probs])
-    if task.type == "ner":
+    if output == "entities":
         return _decode_ner(outputs, encoded, examples, labels)
     values = np.asarray(outputs.values, dtype=np.float64).reshape(len(encoded), -1)[:, 0]
     return Decoded(values, None, [float(v) for v in values], None)
@@ -141,7 +144,7 @@ def _decode_ner(
 
 def true_values(encoded: Encoded, examples: Examples, task: TaskPlan) -> Any:
     """The gold values in the form `compute_metrics` takes."""
-    if task.type == "ner":
+    if TASK_RULES[task.type].per_token:
         return [list(t) for t in examples.labels]
     return encoded.targets
 
@@ -151,9 +154,8 @@ def split_metrics(
 ) -> dict[str, Any]:
     """All metrics of one labelled split (and its loss)."""
     y_true = true_values(encoded, examples, task)
-    kind = "regression" if task.type == "embedding" else task.type
     metrics = compute_metrics(
-        kind, y_true, decoded.y_pred, labels=list(task.labels), scores=decoded.scores
+        task.type, y_true, decoded.y_pred, labels=list(task.labels), scores=decoded.scores
     )
     if loss is not None:
         metrics["loss"] = loss
@@ -161,10 +163,11 @@ def split_metrics(
 
 
 def prediction_rows(decoded: Decoded, examples: Examples, task: TaskPlan) -> list[dict[str, Any]]:
-    """One dict per example for the report (see `etbuilder.runtime.report_errors`)."""
+    """One dict per example for the report (see `etbuilder.report.worst_errors`)."""
     rows: list[dict[str, Any]] = []
+    tokens = TASK_RULES[task.type].per_token
     for i in range(len(examples)):
-        if task.type == "ner":
+        if tokens:
             words = examples.words[i] if examples.words else ()
             row: dict[str, Any] = {"tokens": list(words)}
             if examples.labelled:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,60 +22,30 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan, SchedulePlan
+from etbuilder.plan import Plan, SchedulePlan
+from etbuilder.report.metrics import primary
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime import checkpoint as ckpt
 from etbuilder.runtime.batching import LengthGroupedBatches, collate
 from etbuilder.runtime.encode import Encoded
-from etbuilder.runtime.heads import HEADS
+from etbuilder.runtime.heads import head_of
 from etbuilder.runtime.inference import decode, run_model, split_metrics
-from etbuilder.runtime.metrics import primary
-from etbuilder.runtime.optim import build_optimizer, build_scheduler, clip_gradients
+from etbuilder.runtime.optim import (
+    build_optimizer,
+    build_scheduler,
+    clip_gradients,
+    enable_sparse_embedding,
+)
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.rows import Examples
-from etbuilder.runtime.rundir import MetricsLog
-
-
-@dataclass
-class TrainState:
-    """Counters, data position and best-so-far: what `state.json` of a checkpoint holds."""
-
-    epoch: int = 0
-    position: int = 0
-    """Micro-batches of the current epoch this process has consumed."""
-    step: int = 0
-    """Optimizer steps done."""
-    samples: int = 0
-    tokens: int = 0
-    """Real (non-pad) tokens trained on, all processes."""
-    padded_tokens: int = 0
-    train_seconds: float = 0.0
-    """Wall time spent in training steps (no evaluation, no checkpoints)."""
-    elapsed: float = 0.0
-    """Wall time of the whole loop, over every attempt."""
-    best_metric: float | None = None
-    best_step: int | None = None
-    best_epoch: float | None = None
-    bad_evals: int = 0
-    last_eval_step: int = -1
-    stopped: str | None = None
-    """Why training ended: completed, early_stopping, time_budget (None while running)."""
-    validation: dict[str, Any] = field(default_factory=dict)
-    """Metrics of the best evaluation."""
-
-
-@dataclass
-class Data:
-    """What the loop trains and selects on."""
-
-    train: Encoded
-    validation: Encoded | None
-    validation_examples: Examples | None
-    pad_id: int
-    loss_scale: dict[str, float]
+from etbuilder.runtime.trainer_surface import Data, TrainState
 
 
 class Trainer:
-    """Runs one plan's optimisation; `fit()` returns the final TrainState."""
+    """Runs one plan's optimisation; `fit()` returns the final TrainState. The engine's default
+    `TrainerFactory`: it has the `TrainerSurface`."""
+
+    records_throughput = True
+    """Its steps are full training steps: `etb plan` learns this machine's speed from them."""
 
     def __init__(
         self,
@@ -86,11 +57,14 @@ class Trainer:
         log: MetricsLog,
         *,
         quiet: bool = True,
+        lr_scales: Mapping[str, float] | None = None,
         sparse_embeddings: bool = True,
     ) -> None:
+        """`lr_scales`: parameter-name prefix -> learning-rate multiplier (the strategy's
+        `lr_scales` hook)."""
         self.plan = plan
         self.task = plan.task
-        self.head = HEADS[plan.task.type]
+        self.head = head_of(plan.task)
         self.data = data
         self.run_dir = run_dir
         self.ckpt_dir = run_dir / "checkpoints"
@@ -111,17 +85,13 @@ class Trainer:
         if data.validation is not None and not _labelled(data.validation):
             self.metric = "loss"  # unlabelled pairs (in-batch negatives): select on the loss
         if sparse_embeddings and use_sparse_embeddings(accelerator.device.type, self.world):
-            from etbuilder.runtime.optim import enable_sparse_embedding
-
             enable_sparse_embedding(model)
-        from etbuilder.runtime.strategies import hooks_for
-
-        scales = hooks_for(plan).lr_scales(plan, model)
-        self.optimizer = build_optimizer(model, self.schedule, lr_scales=scales)
+        self.optimizer = build_optimizer(model, self.schedule, lr_scales=dict(lr_scales or {}))
         self.scheduler = build_scheduler(self.optimizer, self.schedule)
         self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.state = TrainState()
+        self.strategy_figures: dict[str, Any] = {}
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.log_every = max(1, min(20, self.schedule.total_steps // 100))
 
@@ -243,8 +213,8 @@ class Trainer:
         if self.acc.is_main_process:
             self.log.write(record)
         progress.note(metric=f"{self.metric} {value:.4f}")
-        patience = (self.schedule.early_stopping or {}).get("patience")
-        if patience and state.bad_evals >= int(patience):
+        stopping = self.schedule.early_stopping
+        if stopping is not None and state.bad_evals >= stopping.patience:
             state.stopped = "early_stopping"
 
     def _improves(self, value: float) -> bool:
@@ -252,7 +222,8 @@ class Trainer:
         best = self.state.best_metric
         if best is None:
             return True
-        min_delta = float((self.schedule.early_stopping or {}).get("min_delta", 0.0))
+        stopping = self.schedule.early_stopping
+        min_delta = stopping.min_delta if stopping is not None else 0.0
         maximize = self.metric != "loss" and self.task.metric_direction == "maximize"
         return value > best + min_delta if maximize else value < best - min_delta
 

@@ -18,15 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import BackboneError, RunError
-
-PROBLEM_TYPES = {
-    "classification": "single_label_classification",
-    "pair_classification": "single_label_classification",
-    "multilabel": "multi_label_classification",
-    "regression": "regression",
-}
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.runtime.mlp_head import rebuild_head
 
 
 @contextlib.contextmanager
@@ -88,7 +83,7 @@ def pool(hidden: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
 
 def _label_maps(plan: Plan) -> dict[str, Any]:
     labels = plan.task.labels
-    if plan.task.type == "regression":
+    if TASK_RULES[plan.task.type].numeric:
         return {"num_labels": 1}
     return {
         "num_labels": len(labels),
@@ -115,6 +110,7 @@ def build_model(plan: Plan) -> tuple[nn.Module, list[str]]:
 
     path = plan.backbone.path
     task = plan.task
+    rule = TASK_RULES[task.type]
     # fp32 master weights whatever the checkpoint's dtype: transformers 5 loads a bf16/fp16
     # checkpoint as a half-precision model, whose AdamW updates would round away.
     common: dict[str, Any] = {
@@ -126,22 +122,22 @@ def build_model(plan: Plan) -> tuple[nn.Module, list[str]]:
     }
     try:
         with quiet_transformers():
-            if task.type in PROBLEM_TYPES:
+            if rule.model == "sequence":
                 if task.pooling not in ("cls", "none"):
                     raise RunError(
                         f"backbone.pooling: {task.pooling} is not available for {task.type}: "
                         "its Hugging Face head reads the first ([CLS]) token; use pooling: auto"
                     )
                 model, info = AutoModelForSequenceClassification.from_pretrained(
-                    path, problem_type=PROBLEM_TYPES[task.type], **_label_maps(plan), **common
+                    path, problem_type=rule.problem_type, **_label_maps(plan), **common
                 )
-            elif task.type == "ner":
+            elif rule.model == "token":
                 model, info = AutoModelForTokenClassification.from_pretrained(
                     path, **_label_maps(plan), **common
                 )
             else:
                 encoder, info = AutoModel.from_pretrained(path, **common)
-                normalize = bool(task.options.get("normalize", True))
+                normalize = task.normalize is not False
                 pooling = task.pooling if task.pooling != "none" else "mean"
                 model = SentenceEncoder(encoder, pooling, normalize)
     except (OSError, ValueError) as error:
@@ -198,31 +194,35 @@ def _write_sentence_transformers_config(folder: Path, model: SentenceEncoder, in
     (folder / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
 
 
-def load_trained(plan: Plan, folder: Path) -> nn.Module:
-    """A model saved by `save_model`, for evaluate/predict."""
+def load_saved(folder: Path, task_type: str) -> nn.Module:
+    """The transformers model `save_model` wrote in `folder`, as etbuilder trained it: the task
+    model (the bare encoder for an embedding task) with a features run's MLP head and pooling
+    restored (`mlp_head.rebuild_head`). `load_trained` and the packager's export load it so."""
     from transformers import (
         AutoModel,
         AutoModelForSequenceClassification,
         AutoModelForTokenClassification,
     )
 
-    from etbuilder.runtime.strategies.mlp_head import rebuild_head
-
+    model_kind = TASK_RULES[task_type].model
     with quiet_transformers():
-        if plan.task.type in PROBLEM_TYPES:
-            return rebuild_head(
-                AutoModelForSequenceClassification.from_pretrained(
-                    str(folder), attn_implementation="sdpa"
-                ),
-                folder,
+        if model_kind == "sequence":
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(folder), attn_implementation="sdpa"
             )
-        if plan.task.type == "ner":
-            return rebuild_head(
-                AutoModelForTokenClassification.from_pretrained(
-                    str(folder), attn_implementation="sdpa"
-                ),
-                folder,
+        elif model_kind == "token":
+            model = AutoModelForTokenClassification.from_pretrained(
+                str(folder), attn_implementation="sdpa"
             )
-        encoder = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
+        else:
+            model = AutoModel.from_pretrained(str(folder), attn_implementation="sdpa")
+    return rebuild_head(model, folder)
+
+
+def load_trained(plan: Plan, folder: Path) -> nn.Module:
+    """A model saved by `save_model`, for evaluate/predict."""
+    model = load_saved(folder, plan.task.type)
+    if TASK_RULES[plan.task.type].model != "encoder":
+        return model
     pooling = plan.task.pooling if plan.task.pooling != "none" else "mean"
-    return SentenceEncoder(encoder, pooling, bool(plan.task.options.get("normalize", True)))
+    return SentenceEncoder(model, pooling, plan.task.normalize is not False)

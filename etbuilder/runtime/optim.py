@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import SchedulePlan
+from etbuilder.plan import SchedulePlan
 
 NO_DECAY_MARKERS = (
     "bias",

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import Plan, SplitSource
+from etbuilder.data import Examples, examples_from_table, load_examples
 from etbuilder.errors import DataError, RunError
+from etbuilder.plan import Plan, SplitSource
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
-from etbuilder.runtime.rows import Examples, examples_from_table, load_examples
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 
@@ -32,8 +33,8 @@ class LoadedRun:
 
 def load_run(run_dir: Path) -> LoadedRun:
     """The plan, trained model and tokenizer of a run folder."""
+    from etbuilder.report.rundir import read_plan
     from etbuilder.runtime.models import load_trained
-    from etbuilder.runtime.rundir import read_plan
 
     plan = read_plan(run_dir)
     folder = run_dir / "model"
@@ -65,7 +66,7 @@ def read_user_file(plan: Plan, path: Path) -> tuple[Any, Examples, SplitSource]:
 
     source = user_source(plan, path)
     table = read_split(source)
-    return table, examples_from_table(plan, table), source
+    return table, examples_from_table(plan.spec.task, table), source
 
 
 def _score(loaded: LoadedRun, examples: Examples) -> tuple[Any, Any]:
@@ -120,14 +121,14 @@ def predict_file(run_dir: Path, input_file: Path, output_file: Path) -> int:
     table, examples, source = read_user_file(loaded.plan, input_file)
     task = loaded.plan.task
     scores: list[Any] | None = None
-    if task.type == "embedding" and examples.pairs is None:
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
         predictions: list[Any] = [v.round(6).tolist() for v in _vectors(loaded, examples)]
     else:
         _, (_, rows) = _score(loaded, examples)
         predictions = [r.get("prediction") for r in rows]
         if rows and "score" in rows[0]:
             scores = [round(float(r["score"]), 6) for r in rows]
-    write_predictions(table, source, output_file, predictions, scores, task.options)
+    write_predictions(table, source, output_file, predictions, scores, task.separator)
     return len(predictions)
 
 
@@ -143,9 +144,12 @@ def write_predictions(
     path: Path,
     predictions: list[Any],
     scores: list[Any] | None,
-    options: dict[str, Any],
+    separator: str | None = None,
 ) -> None:
-    """The input rows plus prediction (and score) columns, in the output file's format."""
+    """The input rows plus prediction (and score) columns, in the output file's format.
+
+    `separator` joins the labels of a list prediction in csv/tsv (default: a space).
+    """
     from etbuilder.spec.data import EXTENSION_FORMATS
 
     fmt = EXTENSION_FORMATS.get(path.suffix.lower(), source.format)
@@ -171,11 +175,11 @@ def write_predictions(
         return
     delimiter = source.delimiter if source.format == fmt and source.delimiter else None
     delimiter = delimiter or ("\t" if fmt == "tsv" else ",")
-    separator = " " if delimiter != " " else ","
-    if options.get("separator"):
-        separator = str(options["separator"])
+    joiner = " " if delimiter != " " else ","
+    if separator:
+        joiner = separator
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
         writer.writerow(columns)
         for record in records:
-            writer.writerow([_cell(record.get(c), separator) for c in columns])
+            writer.writerow([_cell(record.get(c), joiner) for c in columns])

@@ -8,10 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples, load_examples
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.encode import Encoded, encode_cached, load_fast_tokenizer
 from etbuilder.runtime.heads import target_scale
-from etbuilder.runtime.rows import Examples, load_examples
+from etbuilder.runtime.loop import Trainer
+from etbuilder.runtime.models import build_model
+from etbuilder.runtime.optim import freeze_modules
+from etbuilder.runtime.strategies import hooks_for
+from etbuilder.runtime.trainer_surface import Data, TrainerFactory, TrainerSurface
 
 MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -93,8 +100,6 @@ def pad_id(tokenizer: Any) -> int:
 
 def before_training(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) -> Plan:
     """The plan the rest of the run trains (dapt: masked-LM first, then its downstream plan)."""
-    from etbuilder.runtime.strategies import hooks_for
-
     result = hooks_for(plan).before_training(plan, run_dir, examples, accelerator)
     if result is not plan:
         seed_everything(result)  # the task head starts from the same seed as without the phase
@@ -103,34 +108,37 @@ def before_training(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) 
 
 def build(plan: Plan) -> tuple[Any, list[str]]:
     """The task model (seeded head initialisation) and the names of its new weights."""
-    from etbuilder.runtime.models import build_model
-    from etbuilder.runtime.optim import freeze_modules
-    from etbuilder.runtime.strategies import hooks_for
-
     model, new = build_model(plan)
     freeze_modules(model, plan.strategy.frozen_modules)
     return hooks_for(plan).prepare_model(plan, model), new
 
 
 def make_trainer(
-    plan: Plan, model: Any, data: Any, run_dir: Path, accelerator: Any, log: Any, *, quiet: bool
-) -> Any:
-    """What trains the model: the loop's Trainer, or the strategy's own (features)."""
-    from etbuilder.runtime.strategies import hooks_for
-
-    return hooks_for(plan).make_trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
+    plan: Plan,
+    model: Any,
+    data: Data,
+    run_dir: Path,
+    accelerator: Any,
+    log: MetricsLog,
+    *,
+    quiet: bool,
+) -> TrainerSurface:
+    """What trains the model: the loop's Trainer, or the strategy's own (features, distill),
+    with the strategy's learning-rate multipliers."""
+    hooks = hooks_for(plan)
+    factory: TrainerFactory = hooks.make_trainer or Trainer
+    scales = hooks.lr_scales(plan, model)
+    return factory(plan, model, data, run_dir, accelerator, log, quiet=quiet, lr_scales=scales)
 
 
 def export_model(plan: Plan, model: Any) -> Any:
     """The trained model as `model/` holds it (LoRA adapters merged, wrappers removed)."""
-    from etbuilder.runtime.strategies import hooks_for
-
     return hooks_for(plan).export_model(plan, model)
 
 
 def trains(plan: Plan, train: Examples) -> bool:
     """Whether the run trains at all: an embedding task on single texts is exported as-is."""
-    return not (plan.task.type == "embedding" and train.pairs is None)
+    return not (TASK_RULES[plan.task.type].output == "vector" and train.pairs is None)
 
 
 def loss_scale(plan: Plan, train: Encoded) -> dict[str, float]:

@@ -6,6 +6,8 @@ import difflib
 import json
 from typing import Any
 
+from etbuilder.spec.task import TASK_SYNONYMS
+
 
 def show(value: Any, limit: int = 60) -> str:
     """A user's value as it would read in YAML: `'text'`, `3`, `true`, `null`, `[1, 2]`."""
@@ -29,15 +31,11 @@ SYNONYMS = {
     "bfloat16": "bf16",
     "float32": "fp32",
     "full": "fp32",
-    "classifier": "classification",
-    "text_classification": "classification",
-    "token_classification": "ner",
-    "similarity": "regression",
     "fine_tune": "finetune",
     "fine-tune": "finetune",
     "peft": "lora",
-    "sentence_embedding": "embedding",
     "lr": "learning_rate",
+    **TASK_SYNONYMS,
 }
 """Words users write for a value or key under another name: suggested before spelling matches."""
 

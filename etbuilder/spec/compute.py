@@ -13,7 +13,8 @@ class ComputeSpec(SpecModel):
     """The hardware layout and the launcher."""
 
     engine: Literal["local", "torchrun", "ray"] = "local"
-    """Launcher: one local process, torchrun (one or many nodes), or a Ray cluster."""
+    """Launcher: one local process or torchrun (one or many nodes); `ray` is reserved and refused
+by `etb plan` and `etb run` in this version."""
     devices: Literal["auto", "cpu", "cuda"] = "auto"
     """Accelerator: auto uses a GPU when one is present."""
     nodes: int = Field(default=1, ge=1, le=4096)
@@ -21,8 +22,9 @@ class ComputeSpec(SpecModel):
     processes_per_node: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)] = 1
     """Training processes per machine; auto is one per GPU (or 1 on a CPU)."""
     parallelism: Literal["ddp", "fsdp"] = "ddp"
-    """Data parallel (each process a full copy) or fully sharded (FSDP)."""
+    """Data parallel (each process a full copy); `fsdp` (fully sharded) is reserved and refused by
+`etb plan` and `etb run` in this version."""
     rendezvous: str | None = None
-    """`host:port` every node reaches for multi-node torchrun (or the Ray head address)."""
+    """`host:port` every node reaches for multi-node torchrun."""
     threads: int | None = Field(default=None, ge=1)
     """CPU threads per process; default: the cores available divided by the processes."""

@@ -17,7 +17,7 @@ from etbuilder.spec._finding import Finding, Rule, RuleContext
 from etbuilder.spec._yaml import DataPath
 from etbuilder.spec.data import EXTENSION_FORMATS, DataFile, DataSpec
 from etbuilder.spec.spec import Spec
-from etbuilder.spec.strategy import DaptStrategy, DistillStrategy, LoraStrategy
+from etbuilder.spec.strategy import DaptStrategy, DistillStrategy, FeaturesStrategy, LoraStrategy
 from etbuilder.spec.task import (
     ClassificationTask,
     EmbeddingTask,
@@ -179,6 +179,26 @@ def dapt_corpus_column_needs_corpus(spec: Spec, context: RuleContext) -> list[Fi
     return []
 
 
+def hidden_needs_mlp_head(spec: Spec, context: RuleContext) -> list[Finding]:
+    """features' `hidden` sizes the MLP head's hidden layer: a linear head has none."""
+    findings = []
+    for path, strategy in _strategies(spec):
+        raw: Any = context.raw
+        for key in path:
+            raw = raw.get(key) if isinstance(raw, dict) else None
+        written = isinstance(raw, dict) and "hidden" in raw
+        if isinstance(strategy, FeaturesStrategy) and strategy.head == "linear" and written:
+            findings.append(
+                Finding(
+                    (*path, "hidden"),
+                    "hidden sizes the hidden layer of an MLP head, but the head is linear",
+                    "set head: mlp to train an MLP head, or remove hidden",
+                    key=True,
+                )
+            )
+    return findings
+
+
 def split_is_used(spec: Spec, context: RuleContext) -> list[Finding]:
     """A split with both validation and test files has nothing left to carve out."""
     data = spec.data
@@ -280,6 +300,7 @@ RULES: list[Rule] = [
     ner_reads_token_files,
     distill_teacher_is_not_self,
     dapt_corpus_column_needs_corpus,
+    hidden_needs_mlp_head,
     fp16_needs_gpu,
     fsdp_needs_processes,
     multi_node_needs_launcher,

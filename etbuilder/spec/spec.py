@@ -40,7 +40,8 @@ class Spec(SpecModel):
     train: TrainSpec = Field(default_factory=TrainSpec)
     """Optimisation settings."""
     tune: TuneSpec | None = None
-    """Hyper-parameter search; absent means a single run."""
+    """Hyper-parameter search: validated, but refused by `etb plan` and `etb run` in this version
+(the search is not available yet); absent means a single run."""
     compute: ComputeSpec = Field(default_factory=ComputeSpec)
     """Hardware layout and launcher."""
     deploy: DeploySpec = Field(default_factory=DeploySpec)

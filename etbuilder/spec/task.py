@@ -8,6 +8,20 @@ from pydantic import Field
 
 from etbuilder.spec._base import SpecModel
 
+TaskType = Literal[
+    "classification", "multilabel", "pair_classification", "regression", "ner", "embedding"
+]
+"""Every task type (each task model below declares its own)."""
+
+TASK_SYNONYMS = {
+    "classifier": "classification",
+    "text_classification": "classification",
+    "token_classification": "ner",
+    "similarity": "regression",
+    "sentence_embedding": "embedding",
+}
+"""Words users write for a task type: suggested before spelling matches."""
+
 TextColumns = str | list[str]
 """One text column, or two (`[first, second]`) for sentence-pair inputs."""
 

@@ -1,8 +1,13 @@
-"""Encoder shape and parameter count from config.json alone (no torch, no transformers modeling).
+"""One table of what etbuilder knows about each encoder family, read from config.json alone.
+
+`ARCHITECTURES` maps a config's `model_type` to its module naming (layer prefix, default LoRA
+targets, per-layer linear shapes, pooler) and its exact parameter formula. The zoo reads it to
+size a backbone, the compiler to lower strategies and estimate cost, the runtime to name modules.
+No torch, no transformers modeling code.
 
 `encoder_parameters` is exact for the bare encoder (the `AutoModel` class: BertModel with its
-pooler, RobertaModel, DistilBertModel, ...) of the families in `PARAMETER_FORMULAS`; other model
-types get the BERT formula as an estimate.
+pooler, RobertaModel, DistilBertModel, ...) of the families in the table; other model types get
+the BERT formula as an estimate.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from etbuilder.plan import BackboneInfo
 
 Config = Mapping[str, Any]
 
@@ -147,25 +154,134 @@ def _deberta_v2(config: Config) -> int:
     return embeddings + encoder
 
 
-PARAMETER_FORMULAS: MappingProxyType[str, Callable[[Config], int]] = MappingProxyType(
+@dataclass(frozen=True)
+class Architecture:
+    """Module naming and parameter formula of one `model_type` family."""
+
+    layer_prefix: str
+    """Prefix of the per-layer modules: `encoder.layer` -> `encoder.layer.0`, ..."""
+    lora_targets: tuple[str, ...]
+    """Default LoRA targets: the attention query and value projections."""
+    linear_shapes: dict[str, tuple[tuple[str, str], ...]]
+    """Per layer, each linear module name -> its (in, out) sizes, `h` hidden, `i` intermediate.
+    A name matching several modules (bert's `dense`) lists every shape."""
+    parameters: Callable[[Config], int]
+    """Exact parameter count of the bare encoder from its config.json."""
+    pooler: bool = False
+    """Whether the bare encoder has a pooler (dense h->h on the first token)."""
+
+
+_BERT_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "query": (("h", "h"),),
+    "key": (("h", "h"),),
+    "value": (("h", "h"),),
+    "dense": (("h", "h"), ("h", "i"), ("i", "h")),
+}
+
+_DISTILBERT_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "q_lin": (("h", "h"),),
+    "k_lin": (("h", "h"),),
+    "v_lin": (("h", "h"),),
+    "out_lin": (("h", "h"),),
+    "lin1": (("h", "i"),),
+    "lin2": (("i", "h"),),
+}
+_DEBERTA_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "query_proj": (("h", "h"),),
+    "key_proj": (("h", "h"),),
+    "value_proj": (("h", "h"),),
+    "dense": (("h", "h"), ("h", "i"), ("i", "h")),
+}
+_MPNET_SHAPES: dict[str, tuple[tuple[str, str], ...]] = {
+    "q": (("h", "h"),),
+    "k": (("h", "h"),),
+    "v": (("h", "h"),),
+    "o": (("h", "h"),),
+    "dense": (("h", "i"), ("i", "h")),
+}
+_QV = ("query", "value")
+
+ARCHITECTURES: MappingProxyType[str, Architecture] = MappingProxyType(
     {
-        "bert": _bert,
-        "roberta": _bert,
-        "xlm-roberta": _bert,
-        "camembert": _bert,
-        "electra": _electra,
-        "distilbert": _distilbert,
-        "mpnet": _mpnet,
-        "albert": _albert,
-        "deberta-v2": _deberta_v2,
+        "bert": Architecture("encoder.layer", _QV, _BERT_SHAPES, _bert, pooler=True),
+        "roberta": Architecture("encoder.layer", _QV, _BERT_SHAPES, _bert, pooler=True),
+        "xlm-roberta": Architecture("encoder.layer", _QV, _BERT_SHAPES, _bert, pooler=True),
+        "camembert": Architecture("encoder.layer", _QV, _BERT_SHAPES, _bert, pooler=True),
+        "electra": Architecture("encoder.layer", _QV, _BERT_SHAPES, _electra),
+        "distilbert": Architecture(
+            "transformer.layer", ("q_lin", "v_lin"), _DISTILBERT_SHAPES, _distilbert
+        ),
+        "deberta-v2": Architecture(
+            "encoder.layer", ("query_proj", "value_proj"), _DEBERTA_SHAPES, _deberta_v2
+        ),
+        "mpnet": Architecture("encoder.layer", ("q", "v"), _MPNET_SHAPES, _mpnet, pooler=True),
+        "albert": Architecture(
+            "encoder.albert_layer_groups", _QV, _BERT_SHAPES, _albert, pooler=True
+        ),
     }
 )
-"""Exact bare-encoder parameter count per `model_type`."""
+"""model_type -> what etbuilder knows about it. A model_type missing here still compiles (its
+size is estimated with the BERT formula); LoRA then needs explicit `strategy.targets`."""
+
+_GENERIC = Architecture("encoder.layer", (), _BERT_SHAPES, _bert)
+
+
+def architecture(backbone: BackboneInfo) -> Architecture:
+    """The naming table of the backbone's model_type (a BERT-like default when unknown)."""
+    return ARCHITECTURES.get(backbone.model_type, _GENERIC)
+
+
+def layer_parameters(backbone: BackboneInfo) -> int:
+    """Parameters of one transformer layer: Q, K, V, O projections, feed-forward, 2 LayerNorms."""
+    h, i = backbone.hidden_size, backbone.intermediate_size
+    attention = 4 * (h * h + h)
+    feed_forward = (h * i + i) + (i * h + h)
+    layer_norms = 2 * (2 * h)
+    return attention + feed_forward + layer_norms
+
+
+def pooler_parameters(backbone: BackboneInfo) -> int:
+    """Parameters of the pooler (dense h -> h) when the architecture has one."""
+    h = backbone.hidden_size
+    return h * h + h if architecture(backbone).pooler else 0
+
+
+def embedding_parameters(backbone: BackboneInfo) -> int:
+    """The rest of the encoder: token, position and type embeddings and their LayerNorm."""
+    rest = (
+        backbone.parameters
+        - backbone.layers * layer_parameters(backbone)
+        - pooler_parameters(backbone)
+    )
+    if rest > 0:
+        return rest
+    h = backbone.hidden_size
+    return (backbone.vocab_size + backbone.max_positions) * h + 2 * h
+
+
+def forward_flops_per_token(backbone: BackboneInfo, length: int) -> float:
+    """One layer's forward FLOPs per token: 2 x its parameters + attention scores and mix."""
+    return 2 * layer_parameters(backbone) + 4 * length * backbone.hidden_size
+
+
+def mlm_head_parameters(backbone: BackboneInfo) -> int:
+    """A BERT masked-LM head: transform dense + LayerNorm + output bias (decoder tied)."""
+    h = backbone.hidden_size
+    return h * h + h + 2 * h + backbone.vocab_size
+
+
+def module_shapes(backbone: BackboneInfo, name: str) -> tuple[tuple[int, int], ...] | None:
+    """The (in, out) sizes of every per-layer linear module called `name`, or None if unknown."""
+    shapes = architecture(backbone).linear_shapes.get(name)
+    if shapes is None:
+        return None
+    size = {"h": backbone.hidden_size, "i": backbone.intermediate_size}
+    return tuple((size[a], size[b]) for a, b in shapes)
 
 
 def encoder_parameters(config: Config) -> tuple[int, bool]:
     """(parameter count of the bare encoder, whether the formula is exact for this model type)."""
-    formula = PARAMETER_FORMULAS.get(str(config.get("model_type")))
-    if formula is not None:
-        return formula(config), True
+    known = ARCHITECTURES.get(str(config.get("model_type")))
+    if known is not None:
+        return known.parameters(config), True
     return _bert(config), False

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etbuilder.compiler.plan import BackboneInfo
 from etbuilder.errors import BackboneError
+from etbuilder.plan import BackboneInfo
 from etbuilder.zoo.locate import WEIGHT_FILES, download_weights, has_weights, repo_of_snapshot
 
 

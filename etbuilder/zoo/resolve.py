@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from etbuilder.compiler.plan import BackboneInfo
 from etbuilder.errors import BackboneError
+from etbuilder.plan import BackboneInfo
 from etbuilder.zoo.architecture import encoder_parameters, encoder_shape
 from etbuilder.zoo.locate import (
     cached_folder,

@@ -9,8 +9,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from etbuilder.compiler.plan import BackboneInfo
 from etbuilder.errors import BackboneError
+from etbuilder.plan import BackboneInfo
 
 _CLASS_BY_MODEL_TYPE = {
     "bert": "BertTokenizer",

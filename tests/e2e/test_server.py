@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 
 def start_server(app: Path, workdir: Path, **env_extra: str) -> Iterator[Server]:
-    guard = workdir / "guarded_uvicorn.py"
+    guard = workdir / "guarded_server.py"
     guard.write_text(GUARD, encoding="utf-8")
     port = _free_port()
     log = workdir / f"server-{port}.log"

@@ -96,6 +96,8 @@ def test_onnx_fp32_matches_pytorch_and_int8_is_measured(apps_base: Path, task: s
     assert q["fp32"][m["task"]["metric"]] == pytest.approx(q["fp32"][m["task"]["metric"]])
     assert m["task"]["metric"] in q["int8"], q
     assert q["agreement"] is not None
+    answer = predict_with_app(app, [list(TEXTS[:2]) if pair else TEXTS[0]])[0]
+    assert m["task"]["output"] in answer, answer  # the app decodes by the manifest's output
 
 
 def test_hugging_face_folder_loads_with_pipeline(apps_base: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "tests" / "specs" / "plan" / "sst2.yaml"

@@ -231,8 +231,8 @@ compute: {{threads: 1}}
 
 def test_second_run_reads_tokens_from_the_cache(tmp_path: Path, tiny: Path) -> None:
     from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.data import load_examples
     from etbuilder.runtime.encode import cache_dir, cache_key, encode_cached, load_fast_tokenizer
-    from etbuilder.runtime.rows import load_examples
     from etbuilder.spec.loader import load_spec_text
 
     make, body = CASES["classification"]

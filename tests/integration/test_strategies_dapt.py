@@ -33,7 +33,7 @@ def test_dapt_adapts_the_encoder_then_trains_the_task(
         "then: {type: freeze, layers: 1}}"
     )
     plan = compile_plan(tmp_path, backbone, strategy)
-    assert plan.strategy.options["mlm_head"] == "initialised"
+    assert plan.strategy.mlm_head == "initialised"
     result = run_plan(plan, tmp_path / "run", quiet=True)
 
     summary = json.loads((tmp_path / "run" / "dapt" / "done.json").read_text())

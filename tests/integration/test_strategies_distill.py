@@ -86,7 +86,7 @@ def test_distilled_student_follows_its_teacher(
             f"alpha: {alpha}, temperature: 2.0}}"
         )
         plan = compile_plan(tmp_path, backbone, strategy, data=data, train=STUDENT_TRAIN)
-        assert plan.strategy.options["student_layers"] == [1]
+        assert plan.strategy.student_layers == [1]
         runs[name] = run_plan(plan, tmp_path / name, quiet=True)
     assert TEACHER_PASSES["count"] == start + 1  # the second student read the cached logits
 

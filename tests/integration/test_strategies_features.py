@@ -66,8 +66,8 @@ def test_features_mlp_head_round_trips_through_load_and_package(
 ) -> None:
     import torch
 
-    from etbuilder.compiler.plan import Plan
     from etbuilder.package import build_app
+    from etbuilder.plan import Plan
     from etbuilder.runtime.engine import run_plan
     from etbuilder.runtime.models import load_trained
 

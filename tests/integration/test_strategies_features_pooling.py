@@ -44,15 +44,15 @@ def test_auto_pooling_follows_the_checkpoint(tmp_path: Path) -> None:
         name: compile_plan(tmp_path, folder, "{type: features}")
         for name, folder in [("with", with_pooler), ("without", without)]
     }
-    assert plans["with"].strategy.options["pooling"] == "pooler"
-    assert plans["without"].strategy.options["pooling"] == "mean"
+    assert plans["with"].strategy.pooling == "pooler"
+    assert plans["without"].strategy.pooling == "mean"
     decision = _decision(plans["without"], "strategy.pooling")
     assert decision["value"] == "mean" and "no trained pooler" in decision["reason"]
     # the pooling is part of the cache key: the same data and backbone, another key
     explicit = compile_plan(tmp_path, with_pooler, "{type: features, pooling: mean}")
-    assert explicit.strategy.options["pooling"] == "mean"
+    assert explicit.strategy.pooling == "mean"
     assert _decision(explicit, "strategy.pooling")["source"] == "spec"
-    assert explicit.strategy.options["cache_key"] != plans["with"].strategy.options["cache_key"]
+    assert explicit.strategy.cache_key != plans["with"].strategy.cache_key
     # the head decision names the pooling the head really reads
     head = _decision(plans["without"], "task.head")["value"]
     assert "on mean pooling (strategy features)" in head
@@ -74,7 +74,7 @@ def test_mean_pooling_ignores_padding(tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from etbuilder.runtime.strategies.feature_pooling import install_pooling
+    from etbuilder.runtime.feature_pooling import install_pooling
 
     folder = tiny_bert_without_pooler(tmp_path / "bert")
     model = AutoModelForSequenceClassification.from_pretrained(str(folder), num_labels=2).eval()
@@ -108,16 +108,16 @@ def test_mean_pooled_features_run_packages_the_same_function(
     import torch
     from transformers import AutoTokenizer
 
-    from etbuilder.compiler.plan import Plan
     from etbuilder.package import build_app
     from etbuilder.package.app_template.inference import Predictor
+    from etbuilder.plan import Plan
     from etbuilder.runtime.engine import run_plan
     from etbuilder.runtime.models import load_trained
 
     monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
     backbone = tiny_bert_without_pooler(tmp_path / "bert")
     plan = compile_plan(tmp_path, backbone, "{type: features}", train=TRAIN)
-    assert plan.strategy.options["pooling"] == "mean"
+    assert plan.strategy.pooling == "mean"
     run = tmp_path / "run"
     run_plan(plan, run, quiet=True)
     config = json.loads((run / "model" / "config.json").read_text())

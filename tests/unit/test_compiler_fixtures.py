@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from etbuilder.compiler.pipeline import compile_spec
-from etbuilder.compiler.plan import HardwareInfo, Plan
+from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.spec import Spec
 from etbuilder.spec.loader import load_spec
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from test_compiler_fixtures import CPU, GPU, classification_csv, isolated_cache  # noqa: F401
 
-from etbuilder.compiler.context import CompileContext, SplitRows, TokenLengths
+from etbuilder.compiler.context import CompileContext, TokenLengths
 from etbuilder.compiler.passes.backbone import resolve_backbone
 from etbuilder.compiler.passes.compute import layout_compute
 from etbuilder.compiler.passes.estimates import activation_bytes, estimate_cost
@@ -22,8 +22,9 @@ from etbuilder.compiler.passes.strategy import lower_strategy
 from etbuilder.compiler.passes.task import choose_task
 from etbuilder.compiler.passes.warnings import collect_warnings
 from etbuilder.compiler.pipeline import PASSES, run_passes
-from etbuilder.compiler.plan import BackboneInfo, LengthStats, SplitProfile
+from etbuilder.data import Examples
 from etbuilder.errors import BackboneError, CompileError
+from etbuilder.plan import BackboneInfo, LengthStats, SplitProfile
 from etbuilder.spec import Spec
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
@@ -130,9 +131,9 @@ def test_read_data_splits_and_fingerprints(tmp_path: Path) -> None:
 
 def test_profile_counts_duplicates_overlap_and_lengths() -> None:
     tokenizer = resolve_backbone(ctx()).tokenizer
-    train = SplitRows("train", "t", ("a b", "a b", "c", " "), labels=("x", "x", "y", "y"),
+    train = Examples("train", "t", ("a b", "a b", "c", " "), labels=("x", "x", "y", "y"),
                       lines=(2, 3, 4, 5))  # fmt: skip
-    test = SplitRows("test", "x", ("A  B", "d"), labels=("x", "z"), lines=(2, 3))
+    test = Examples("test", "x", ("A  B", "d"), labels=("x", "z"), lines=(2, 3))
     out = profile_data(ctx(backbone=BERT, tokenizer=tokenizer, splits=(train, test)))
     p_train, p_test = out.profiles
     assert (p_train.rows, p_train.duplicates, p_train.empty_texts) == (4, 1, 1)

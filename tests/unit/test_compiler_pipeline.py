@@ -16,8 +16,9 @@ from test_compiler_fixtures import (
 )
 
 from etbuilder.compiler.pipeline import PASSES
-from etbuilder.compiler.plan import Plan
 from etbuilder.compiler.strategies import LOWERINGS
+from etbuilder.errors import CompileError
+from etbuilder.plan import DaptPlan, Plan, final_strategy
 from etbuilder.spec.strategy import DownstreamStrategy, Strategy
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
@@ -128,17 +129,20 @@ def test_task_specifics(tmp_path: Path) -> None:
     assert ner.task.labels == ["O", "B-location", "I-location", "B-person"]
     assert ner.task.pooling == "none" and ner.task.metric == "entity_f1"
     assert ner.task.loss == "token_cross_entropy"
+    assert (ner.task.tokens, ner.task.tags, ner.task.subword_labels) == ("tokens", "tags", "first")
     multi = compile_project(tmp_path / "multi", *TASKS["multilabel"])
     assert multi.task.labels == ["news", "sport", "tech"]
     assert multi.task.loss == "bce_with_logits" and multi.task.metric == "f1_micro"
-    assert multi.task.options == {"separator": ",", "threshold": 0.5}
+    assert (multi.task.separator, multi.task.threshold) == (",", 0.5)
+    knobs = json.loads(multi.to_json())["task"]
+    assert knobs["separator"] == "," and knobs["threshold"] == 0.5 and "normalize" not in knobs
     assert multi.data.split is not None and not multi.data.split.stratify
     reg = compile_project(tmp_path / "reg", *TASKS["regression"])
     stats = reg.data.profiles[0].target_stats
     assert stats is not None and stats["min"] == 0.0 and stats["max"] == 4.0
     assert reg.task.metric == "spearman" and reg.task.head.startswith("linear(384 -> 1)")
     emb = compile_project(tmp_path / "emb", *TASKS["embedding"])
-    assert emb.task.pooling == "mean" and emb.task.loss == "cosine"
+    assert emb.task.pooling == "mean" and emb.task.loss == "cosine" and emb.task.normalize
     assert emb.strategy.groups[-1].parameters == 0  # no head
     pair = compile_project(tmp_path / "pair", *TASKS["pair_classification"])
     assert pair.data.split is not None and pair.data.split.validation == 0.0
@@ -214,7 +218,7 @@ def test_every_strategy_compiles(tmp_path: Path, strategy: str) -> None:
     plan = _strategy_plan(tmp_path, strategy)
     s = plan.strategy
     assert s.type == strategy and s.actions
-    final = s.then or s
+    final = final_strategy(s)
     assert final.trainable_parameters == sum(g.parameters for g in final.groups if g.trainable)
     assert plan.estimates.parameters_trainable == final.trainable_parameters
     assert Plan.from_json(plan.to_json()) == plan
@@ -228,7 +232,7 @@ def test_strategy_lowering_details(tmp_path: Path) -> None:
     features = _strategy_plan(tmp_path / "x", "features").strategy
     assert [g.name for g in features.groups if g.trainable] == ["head"]
     assert features.groups[-1].parameters == 384 * 32 + 32 + 32 * 2 + 2
-    assert len(features.options["cache_key"]) == 16
+    assert len(features.cache_key) == 16
 
     freeze = _strategy_plan(tmp_path / "z", "freeze").strategy
     frozen = [g.name for g in freeze.groups if not g.trainable]
@@ -238,21 +242,21 @@ def test_strategy_lowering_details(tmp_path: Path) -> None:
     assert scales["encoder.layer.4"] == 0.25
 
     lora = _strategy_plan(tmp_path / "l", "lora").strategy
-    assert lora.options["target_modules"] == ["query", "value"]
+    assert lora.target_modules == ["query", "value"]
     adapters = next(g for g in lora.groups if g.name == "lora")
     assert adapters.parameters == 6 * 2 * 4 * (384 + 384)
     assert lora.trainable_parameters == adapters.parameters + 384 * 2 + 2
 
     distill = _strategy_plan(tmp_path / "d", "distill").strategy
-    assert distill.options["student_layers"] == [1, 3, 5]
-    assert distill.options["teacher_kind"] == "run"
-    assert distill.options["teacher_layers"] == 6
+    assert distill.student_layers == [1, 3, 5]
+    assert distill.teacher_kind == "run"
+    assert distill.teacher_layers == 6
     assert sum(g.name.startswith("encoder.layer.") for g in distill.groups) == 3
 
     dapt = _strategy_plan(tmp_path / "a", "dapt")
-    assert dapt.strategy.then is not None and dapt.strategy.then.type == "lora"
-    assert dapt.strategy.options["mlm_head"] == "initialised"
-    assert dapt.strategy.options["corpus"].endswith("corpus.txt")
+    assert isinstance(dapt.strategy, DaptPlan) and dapt.strategy.then.type == "lora"
+    assert dapt.strategy.mlm_head == "initialised"
+    assert dapt.strategy.corpus.endswith("corpus.txt")
     assert dapt.estimates.flops_once > 0
 
 
@@ -260,18 +264,13 @@ COMPUTE = {
     "torchrun": (
         "compute: {engine: torchrun, processes_per_node: auto}",
         [["torchrun", "--standalone", "--nproc-per-node", "4", "-m",
-          "etbuilder.runtime.launch", "runs/tiny/plan.json"]],
+          "etbuilder.cli.launch", "runs/tiny/plan.json"]],
     ),
     "multinode": (
         "compute: {engine: torchrun, nodes: 2, processes_per_node: 4, rendezvous: 'h0:29500'}",
         [["torchrun", "--nnodes", "2", "--nproc-per-node", "4", "--node-rank", str(rank),
           "--rdzv-backend", "c10d", "--rdzv-endpoint", "h0:29500", "--rdzv-id", "tiny",
-          "-m", "etbuilder.runtime.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
-    ),
-    "ray": (
-        "compute: {engine: ray, processes_per_node: 4, rendezvous: 'ray://h0:10001'}",
-        [["python", "-m", "etbuilder.runtime.ray_launch", "runs/tiny/plan.json", "--address",
-          "ray://h0:10001", "--num-workers", "4", "--use-gpu"]],
+          "-m", "etbuilder.cli.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
     ),
 }  # fmt: skip
 
@@ -285,6 +284,32 @@ def test_compute_layout_commands(tmp_path: Path, engine: str) -> None:
     assert plan.schedule.global_batch == 32 * plan.compute.world_size
     assert plan.precision.used == "bf16"
     assert all(c.env["OMP_NUM_THREADS"] == str(32 // 4) for c in plan.compute.commands)
+
+
+UNAVAILABLE = {
+    "tune": (
+        "tune:\n  space:\n    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}",
+        "`tune:`",
+    ),
+    "ray": ("compute: {engine: ray, processes_per_node: 4}", "`compute.engine: ray`"),
+    "fsdp": (
+        "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",
+        "`compute.parallelism: fsdp`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNAVAILABLE))
+def test_fields_this_version_cannot_carry_out_stop_the_plan(tmp_path: Path, case: str) -> None:
+    text, field = UNAVAILABLE[case]
+    spec = CLASSIFICATION_SPEC + text + "\n"
+    with pytest.raises(CompileError) as info:
+        compile_project(tmp_path, spec, {"train.csv": classification_csv()}, hardware=GPU)
+    message = str(info.value)
+    assert field in message and "not available in this version" in message
+    assert "\n" not in message, "one line"
+    assert "use `" in message or "remove the section" in message, "says what to write instead"
+    assert info.value.pass_name == "refuse_unavailable"
 
 
 def test_local_command_names_the_spec(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from test_compiler_fixtures import (
     sentence,
 )
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 

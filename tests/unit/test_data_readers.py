@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from etbuilder.compiler.plan import SplitSource
 from etbuilder.data import Table, read_split
 from etbuilder.errors import DataError
+from etbuilder.plan import SplitSource
 from tests.fixtures import write_conll, write_jsonl, write_table
 
 

@@ -11,7 +11,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from etbuilder.errors import RunError
-from etbuilder.runtime.metrics import (
+from etbuilder.report.metrics import (
     compute_metrics,
     is_better,
     metric_direction,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from etbuilder.runtime.metrics import compute_metrics
-from etbuilder.runtime.ner_metrics import get_entities
+from etbuilder.report.metrics import compute_metrics
+from etbuilder.report.ner_metrics import get_entities
 
 
 def ner(y_true: list[list[str]], y_pred: list[list[str]]) -> dict:

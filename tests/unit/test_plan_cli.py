@@ -10,7 +10,7 @@ import pytest
 from test_compiler_fixtures import CLASSIFICATION_SPEC, classification_csv, write_project
 
 from etbuilder.cli.main import main
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 
 @pytest.fixture
@@ -66,14 +66,16 @@ def test_two_processes_give_identical_bytes(project: Path) -> None:
 
 def test_groups_merge_alike_layers() -> None:
     from etbuilder.cli.plan import merged_groups
-    from etbuilder.compiler.plan import ParameterGroup, StrategyPlan
+    from etbuilder.plan import FreezePlan, ParameterGroup
 
     groups = [ParameterGroup(name="embeddings", parameters=10, trainable=False)]
     groups += [
         ParameterGroup(name=f"encoder.layer.{i}", parameters=5, trainable=i >= 2) for i in range(4)
     ]
     groups.append(ParameterGroup(name="head", parameters=3, trainable=True))
-    strategy = StrategyPlan(type="freeze", groups=groups, trainable_parameters=13, actions=[])
+    strategy = FreezePlan(
+        groups=groups, trainable_parameters=13, actions=[], layers=2, embeddings=True
+    )
     assert merged_groups(strategy) == [
         ("embeddings", 10, False, 1.0),
         ("encoder.layer.0-1", 10, False, 1.0),

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from test_report_fixtures import METRIC, make_history, make_plan, make_results
 
-from etbuilder.runtime import report as report_module
-from etbuilder.runtime.report import atomic_write, metrics_json, write_report
+from etbuilder.report import writer as report_module
+from etbuilder.report.writer import atomic_write, metrics_json, write_report
 
 TASKS = ["classification", "pair_classification", "multilabel", "regression", "ner", "embedding"]
 PLOTS = {
     "classification": {"learning_curves", "confusion_matrix", "per_class_f1"},
     "pair_classification": {"learning_curves", "confusion_matrix", "per_class_f1"},
     "multilabel": {"learning_curves", "per_class_f1"},
-    "regression": {"learning_curves", "regression"},
-    "embedding": {"learning_curves", "regression"},
+    "regression": {"learning_curves", "predicted_vs_true"},
+    "embedding": {"learning_curves", "predicted_vs_true"},
     "ner": {"learning_curves", "per_class_f1"},
 }
 SECTIONS = [
@@ -117,7 +117,7 @@ def test_many_labels_skip_the_markdown_matrix_but_plot_it(tmp_path: Path) -> Non
 def report_module_metrics(labels: list[str]) -> dict:
     import numpy as np
 
-    from etbuilder.runtime.metrics import compute_metrics
+    from etbuilder.report.metrics import compute_metrics
 
     rng = np.random.default_rng(3)
     t = rng.integers(0, len(labels), 800)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etbuilder.runtime.report_errors import as_float, cell, worst_errors
+from etbuilder.report.worst_errors import as_float, cell, worst_errors
 
 
 def test_classification_orders_by_confidence_and_skips_unlabelled_rows() -> None:

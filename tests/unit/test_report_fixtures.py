@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from etbuilder.compiler.plan import (
+from etbuilder.plan import (
     BackboneInfo,
     ComputePlan,
     DataPlan,
     Decision,
+    DeployPlan,
     Estimates,
+    FinetunePlan,
     HardwareInfo,
     LengthStats,
     NodeCommand,
@@ -23,12 +25,12 @@ from etbuilder.compiler.plan import (
     PlanWarning,
     PrecisionPlan,
     SchedulePlan,
+    ServerLimits,
     SplitProfile,
     SplitSource,
-    StrategyPlan,
     TaskPlan,
 )
-from etbuilder.runtime.metrics import compute_metrics
+from etbuilder.report.metrics import compute_metrics
 from etbuilder.spec import Spec
 
 TASK_SPECS: dict[str, dict[str, Any]] = {
@@ -130,8 +132,7 @@ def make_plan(task_type: str = "classification", labels: list[str] | None = None
             pooling="cls",
             max_length=128,
         ),
-        strategy=StrategyPlan(
-            type="finetune",
+        strategy=FinetunePlan(
             groups=[ParameterGroup(name="encoder", parameters=22_713_216, trainable=True)],
             trainable_parameters=22_714_371,
             actions=["train every parameter"],
@@ -174,6 +175,14 @@ def make_plan(task_type: str = "classification", labels: list[str] | None = None
             seconds_per_epoch=60.0,
             seconds_total=180.0,
             time_basis="default throughput",
+        ),
+        deploy=DeployPlan(
+            package=True,
+            formats=["onnx", "torch"],
+            quantization="auto",
+            server=ServerLimits(
+                max_batch_size=64, max_text_chars=10_000, max_body_bytes=1_000_000, batch_wait_ms=5
+            ),
         ),
         decisions=[
             Decision(key="backbone.max_length", value=128, reason="p99 of train token lengths"),

@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from etbuilder.runtime import plots
+from etbuilder.report import plots
 
 
 def size(png: bytes | None) -> tuple[int, int]:
@@ -63,8 +63,8 @@ def test_confusion_matrix_and_per_class_scale_with_labels(k: int) -> None:
 def test_nothing_to_draw_gives_none() -> None:
     assert plots.confusion_matrix([], []) is None
     assert plots.per_class_f1({}, "F1") is None
-    assert plots.regression([], []) is None
-    assert size(plots.regression([1.0, 2.0, 3.0], [1.1, 1.9, 3.4]))[0] > 500
+    assert plots.predicted_vs_true([], []) is None
+    assert size(plots.predicted_vs_true([1.0, 2.0, 3.0], [1.1, 1.9, 3.4]))[0] > 500
 
 
 def test_short_labels_keep_both_ends() -> None:

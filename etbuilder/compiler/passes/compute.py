@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
-from etbuilder.compiler.plan import ComputePlan, NodeCommand
 from etbuilder.errors import CompileError
+from etbuilder.plan import ComputePlan, NodeCommand
 
-LAUNCH_MODULE = "etbuilder.runtime.launch"
+LAUNCH_MODULE = "etbuilder.cli.launch"
 """What torchrun starts in each process: it reads the plan JSON."""
-RAY_MODULE = "etbuilder.runtime.ray_launch"
-"""The Ray driver: it reads the plan JSON and starts the workers."""
 
 
 def run_dir(ctx: CompileContext) -> str:
@@ -37,7 +35,12 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
     if compute.engine == "local" and (ppn > 1 or compute.nodes > 1):
         raise CompileError(
             f"compute.engine local runs a single process, but the spec asks for {compute.nodes} "
-            f"node(s) x {ppn} process(es); set compute.engine: torchrun (or ray)"
+            f"node(s) x {ppn} process(es); set compute.engine: torchrun"
+        )
+    if compute.engine == "local" and compute.rendezvous:
+        raise CompileError(
+            f"compute.rendezvous ({compute.rendezvous}) is where torchrun processes meet, but "
+            "compute.engine local starts one process; remove it or set compute.engine: torchrun"
         )
     if compute.nodes > 1 and not compute.rendezvous:
         raise CompileError(
@@ -73,26 +76,11 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
 def _commands(
     ctx: CompileContext, engine: str, nodes: int, ppn: int, world: int, env: dict[str, str]
 ) -> list[NodeCommand]:
-    compute = ctx.spec.compute
     plan_json = plan_path(ctx)
     if engine == "local":
         spec = str(ctx.spec_path) if ctx.spec_path else f"{ctx.spec.name}.yaml"
         return [NodeCommand(node=0, argv=["etb", "run", spec, "--output", run_dir(ctx)], env=env)]
-    if engine == "ray":
-        argv = [
-            "python",
-            "-m",
-            RAY_MODULE,
-            plan_json,
-            "--address",
-            compute.rendezvous or "auto",
-            "--num-workers",
-            str(world),
-        ]
-        if uses_gpu(ctx):
-            argv.append("--use-gpu")
-        return [NodeCommand(node=0, argv=argv, env=env)]
-    if nodes == 1:
+    if nodes == 1 and not ctx.spec.compute.rendezvous:  # a single machine meets itself
         argv = [
             "torchrun",
             "--standalone",
@@ -103,7 +91,7 @@ def _commands(
             plan_json,
         ]
         return [NodeCommand(node=0, argv=argv, env=env)]
-    endpoint = compute.rendezvous or ""
+    endpoint = ctx.spec.compute.rendezvous or ""
     return [
         NodeCommand(
             node=rank,

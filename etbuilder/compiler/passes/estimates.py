@@ -15,11 +15,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etbuilder.compiler.architecture import layer_parameters, mlm_head_parameters
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
-from etbuilder.compiler.plan import BackboneInfo, Estimates, StrategyPlan
 from etbuilder.compiler.throughput import lookup
+from etbuilder.plan import (
+    BackboneInfo,
+    DaptPlan,
+    DistillPlan,
+    DownstreamStrategyPlan,
+    Estimates,
+    FeaturesPlan,
+    FreezePlan,
+    LoraPlan,
+    StrategyPlan,
+    final_strategy,
+)
+from etbuilder.zoo.architecture import (
+    forward_flops_per_token,
+    mlm_head_parameters,
+)
 
 
 def sig(value: float, digits: int = 4) -> float:
@@ -39,18 +53,16 @@ class Passes:
     """Frozen layers below every trained part: forward only."""
 
 
-def layer_passes(strategy: StrategyPlan, layers: int) -> Passes:
+def layer_passes(strategy: DownstreamStrategyPlan, layers: int) -> Passes:
     """Classify the backbone's layers by what training does to them."""
-    if strategy.type == "features":
+    if isinstance(strategy, FeaturesPlan):
         return Passes(0, 0, 0)  # training reads cached vectors
-    if strategy.type == "lora":
+    if isinstance(strategy, LoraPlan):
         return Passes(0, layers, 0)
-    if strategy.type == "distill":
-        kept = len(strategy.options.get("student_layers") or []) or layers
-        return Passes(kept, 0, 0)
-    if strategy.type == "freeze":
-        frozen = int(strategy.options.get("layers") or 0)
-        return Passes(layers - frozen, 0, frozen)
+    if isinstance(strategy, DistillPlan):
+        return Passes(len(strategy.student_layers) or layers, 0, 0)
+    if isinstance(strategy, FreezePlan):
+        return Passes(layers - strategy.layers, 0, strategy.layers)
     return Passes(layers, 0, 0)
 
 
@@ -61,11 +73,6 @@ def activation_bytes(b: BackboneInfo, batch: int, length: int, layers: int, fp32
     return int(per_layer * layers * (2 if fp32 else 1))
 
 
-def forward_flops_per_token(b: BackboneInfo, length: int) -> float:
-    """One layer's forward FLOPs per token: 2 x its parameters + attention scores and mix."""
-    return 2 * layer_parameters(b) + 4 * length * b.hidden_size
-
-
 def estimate_cost(ctx: CompileContext) -> CompileContext:
     """Fill `estimates` and record the figures that decide whether the run fits."""
     b: BackboneInfo = ctx.need("backbone")
@@ -74,7 +81,7 @@ def estimate_cost(ctx: CompileContext) -> CompileContext:
     compute = ctx.need("compute")
     precision = ctx.need("precision")
     task = ctx.need("task")
-    final = strategy.then or strategy
+    final = final_strategy(strategy)
     total = sum(g.parameters for g in final.groups)
     trainable = final.trainable_parameters
     fp32 = precision.used == "fp32"
@@ -84,9 +91,9 @@ def estimate_cost(ctx: CompileContext) -> CompileContext:
     activations = activation_bytes(
         b, schedule.batch_size, length, passes.trained + passes.through, fp32
     )
-    if passes.forward or final.type == "features":
+    if passes.forward or isinstance(final, FeaturesPlan):
         activations += activation_bytes(b, schedule.batch_size, length, 1, fp32)
-    if strategy.type == "dapt":  # the masked-LM phase keeps logits over the vocabulary
+    if isinstance(strategy, DaptPlan):  # the masked-LM phase keeps logits over the vocabulary
         mlm = activation_bytes(b, schedule.batch_size, length, b.layers, fp32)
         mlm += schedule.batch_size * length * b.vocab_size * 4
         activations = max(activations, mlm)
@@ -156,20 +163,21 @@ def _backbone_trainable(strategy: StrategyPlan) -> int:
 def _once_flops(
     ctx: CompileContext,
     b: BackboneInfo,
-    final: StrategyPlan,
+    final: DownstreamStrategyPlan,
     strategy: StrategyPlan,
     per_token: float,
     length: int,
     global_batch: int,
 ) -> float:
     once = 0.0
-    if final.type == "features":  # encode every split once
+    if isinstance(final, FeaturesPlan):  # encode every split once
         all_tokens = sum(_tokens(ctx, p.name, length) for p in ctx.profiles)
         once += all_tokens * per_token * b.layers
-    if final.type == "distill":  # teacher logits on the training set (teacher ~ the backbone)
+    if isinstance(
+        final, DistillPlan
+    ):  # teacher logits on the training set (teacher ~ the backbone)
         once += _tokens(ctx, "train", length) * per_token * b.layers
-    if strategy.type == "dapt":  # masked-LM steps over full-length sequences
-        steps = int(strategy.options.get("steps") or 0)
-        mlm_tokens = steps * global_batch * length
+    if isinstance(strategy, DaptPlan):  # masked-LM steps over full-length sequences
+        mlm_tokens = strategy.steps * global_batch * length
         once += mlm_tokens * (3 * per_token * b.layers + 6 * b.hidden_size * b.vocab_size)
     return once

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import SplitProfile
 from etbuilder.errors import CompileError
+from etbuilder.plan import SplitProfile
 
 COVERAGE = 0.99
 """`max_length: auto` covers this fraction of the training examples."""

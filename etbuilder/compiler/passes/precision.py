@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import HardwareInfo, PrecisionPlan
 from etbuilder.errors import CompileError
+from etbuilder.plan import HardwareInfo, PrecisionPlan
 
 
 def uses_gpu(ctx: CompileContext) -> bool:

@@ -7,14 +7,15 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from etbuilder.compiler.context import CompileContext, SplitRows, TokenLengths
+from etbuilder.compiler.context import CompileContext, TokenLengths
 from etbuilder.compiler.passes.task import sort_labels, sort_tags
-from etbuilder.compiler.plan import LengthStats, SplitProfile
+from etbuilder.data import Examples
+from etbuilder.plan import LengthStats, SplitProfile
+from etbuilder.plan.tasks import TASK_RULES
 
 SAMPLE_LIMIT = 20_000
 """At most this many examples per split are tokenized; larger splits use an evenly spaced
 (deterministic) sample."""
-CLASS_TASKS = ("classification", "pair_classification", "multilabel", "ner")
 
 
 def normalize(text: str) -> str:
@@ -46,7 +47,7 @@ def length_stats(lengths: list[int]) -> LengthStats:
     )
 
 
-def _keys(rows: SplitRows) -> list[Any]:
+def _keys(rows: Examples) -> list[Any]:
     if rows.words is not None:
         return [tuple(normalize(w) for w in words) for words in rows.words]
     if rows.pairs is not None:
@@ -55,13 +56,14 @@ def _keys(rows: SplitRows) -> list[Any]:
 
 
 def _counts(kind: str, labels: tuple[Any, ...]) -> dict[str, int]:
-    if kind not in CLASS_TASKS or not labels:
+    shape = TASK_RULES[kind].labels
+    if shape not in ("classes", "multi", "tags") or not labels:
         return {}
-    if kind in ("multilabel", "ner"):
+    if shape in ("multi", "tags"):
         counter: Counter[str] = Counter(x for items in labels for x in items)
     else:
         counter = Counter(str(x) for x in labels)
-    order = sort_tags(list(counter)) if kind == "ner" else sort_labels(list(counter))
+    order = sort_tags(list(counter)) if shape == "tags" else sort_labels(list(counter))
     return {label: counter[label] for label in order}
 
 
@@ -77,7 +79,7 @@ def _target_stats(labels: tuple[Any, ...]) -> dict[str, float] | None:
     }
 
 
-def _empty(rows: SplitRows) -> int:
+def _empty(rows: Examples) -> int:
     if rows.words is not None:
         return sum(1 for w in rows.words if not w)
     if rows.pairs is not None:
@@ -85,7 +87,7 @@ def _empty(rows: SplitRows) -> int:
     return sum(1 for t in rows.texts if not t.strip())
 
 
-def _measure(ctx: CompileContext, rows: SplitRows) -> TokenLengths:
+def _measure(ctx: CompileContext, rows: Examples) -> TokenLengths:
     from etbuilder.zoo import token_lengths
 
     picked = sample_indices(rows.rows)
@@ -117,7 +119,8 @@ def profile_data(ctx: CompileContext) -> CompileContext:
         lengths = _measure(ctx, rows)
         measured.append(lengths)
         unseen = [] if rows is train else [x for x in counts if x not in train_labels]
-        numeric = kind == "regression" or (kind == "embedding" and bool(rows.labels))
+        shape = TASK_RULES[kind].labels
+        numeric = shape == "number" or (shape == "optional-number" and bool(rows.labels))
         profiles.append(
             SplitProfile(
                 name=rows.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import SchedulePlan
+from etbuilder.plan import EarlyStoppingPlan, SchedulePlan
 from etbuilder.spec._base import parse_duration
 
 
@@ -47,7 +47,9 @@ def plan_schedule(ctx: CompileContext) -> CompileContext:
         checkpoint_every=train.checkpoint_every,
         eval_every=train.eval_every,
         keep_checkpoints=train.keep_checkpoints,
-        early_stopping=train.early_stopping.model_dump() if train.early_stopping else None,
+        early_stopping=(
+            EarlyStoppingPlan(**train.early_stopping.model_dump()) if train.early_stopping else None
+        ),
     )
     ctx = ctx.decide(
         "schedule.global_batch",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import SplitRecipe
 from etbuilder.data import SPLIT_ALGORITHM, resolve_source
+from etbuilder.plan import SplitRecipe
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.spec.data import SplitSpec
 
-STRATIFIED_TASKS = ("classification", "pair_classification")
 """Tasks whose single categorical label can stratify a split."""
 
 
@@ -31,7 +31,7 @@ def resolve_sources(ctx: CompileContext) -> CompileContext:
     recipe = None
     carved = [s.name for s in sources if s.carved_from_train]
     if split is not None and carved:
-        stratify = split.stratify and kind in STRATIFIED_TASKS
+        stratify = split.stratify and TASK_RULES[kind].stratify
         recipe = SplitRecipe(
             validation=split.validation if "validation" in carved else 0.0,
             test=split.test if "test" in carved else 0.0,

@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import TaskPlan
 from etbuilder.compiler.strategies import LOWERINGS, LoweringInput
+from etbuilder.plan import FeaturesPlan, TaskPlan, final_strategy
+from etbuilder.plan.tasks import TASK_RULES
 
 
 def head_parameters(task: TaskPlan, hidden: int) -> int:
     """Parameters of the task head: a linear layer from the pooled (or token) vector."""
-    if task.type == "embedding":
+    rule = TASK_RULES[task.type]
+    if rule.model == "encoder":
         return 0
-    outputs = 1 if task.type == "regression" else len(task.labels)
+    outputs = 1 if rule.numeric else len(task.labels)
     return hidden * outputs + outputs
 
 
@@ -35,7 +37,7 @@ def lower_strategy(ctx: CompileContext) -> CompileContext:
     )
     strategy = ctx.spec.strategy
     plan, notes = LOWERINGS[strategy.type](strategy, info)
-    final = plan.then or plan
+    final = final_strategy(plan)
     total = sum(g.parameters for g in final.groups)
     ctx = ctx.decide(
         "strategy.trainable_parameters",
@@ -46,15 +48,17 @@ def lower_strategy(ctx: CompileContext) -> CompileContext:
     for note in notes:
         ctx = ctx.decide(note.key, note.value, note.reason, note.source)
     ctx = ctx.replace(strategy=plan)
-    return _head_reads_strategy_pooling(ctx, final.options.get("pooling"), task.pooling)
+    if not isinstance(final, FeaturesPlan):
+        return ctx
+    return _head_reads_strategy_pooling(ctx, final.pooling, task.pooling)
 
 
 def _head_reads_strategy_pooling(
-    ctx: CompileContext, strategy_pooling: object, task_pooling: str
+    ctx: CompileContext, strategy_pooling: str, task_pooling: str
 ) -> CompileContext:
     """`features` may pool differently from the task's default (mean for a sentence encoder):
     the `task.head` decision then names the pooling the head really reads."""
-    if not isinstance(strategy_pooling, str) or strategy_pooling not in ("mean", "cls"):
+    if strategy_pooling not in ("mean", "cls"):
         return ctx
     if strategy_pooling == task_pooling:
         return ctx

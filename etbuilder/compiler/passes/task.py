@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.compiler.plan import TaskPlan
-from etbuilder.compiler.tasks import MINIMIZED, TASK_RULES, label_column, text_columns
 from etbuilder.errors import DataError
+from etbuilder.plan import TaskPlan
+from etbuilder.plan.tasks import MINIMIZED, TASK_RULES, label_column, text_columns
 from etbuilder.spec.task import EmbeddingTask, Task
 
 IMBALANCE_RATIO = 3.0
@@ -56,11 +56,9 @@ def choose_task(ctx: CompileContext) -> CompileContext:
         loss, loss_why, loss_source = _embedding_loss(task)
     head = _head(rule.labels, rule.activation, hidden, len(labels), pooling, task)
     ctx, metric = _metric(ctx, counts)
-    options: dict[str, Any] = {name: getattr(task, name) for name in rule.options}
-    if task.type == "ner":
-        options["subword_labels"] = "first"
-    if isinstance(task, EmbeddingTask):
-        options["loss"] = loss
+    knobs: dict[str, Any] = {name: getattr(task, name) for name in rule.options}
+    if rule.per_token:
+        knobs["subword_labels"] = "first"
     plan = TaskPlan(
         type=task.type,
         text_columns=text_columns(task),
@@ -72,7 +70,7 @@ def choose_task(ctx: CompileContext) -> CompileContext:
         metric_direction="minimize" if metric in MINIMIZED else "maximize",
         pooling=pooling,
         max_length=ctx.need("max_length"),
-        options=options,
+        **knobs,
     )
     ctx = ctx.decide("task.head", head, f"the {task.type} head on a {hidden}-wide encoder")
     ctx = ctx.decide("task.loss", loss, loss_why, loss_source)  # type: ignore[arg-type]
@@ -152,15 +150,16 @@ def _metric(ctx: CompileContext, counts: dict[str, int]) -> tuple[CompileContext
     task = ctx.spec.task
     if task.metric is not None:
         return ctx.decide("task.metric", task.metric, "set in the spec", "spec"), task.metric
-    metric = TASK_RULES[task.type].metric
+    rule = TASK_RULES[task.type]
+    metric = rule.metric
     why = f"the default metric of {task.type}"
     if isinstance(task, EmbeddingTask) and task.label is None:
         why = "no label column to correlate with: models are selected on the validation loss"
         return ctx.decide("task.metric", "loss", why, "default"), "loss"
-    if task.type == "classification":
+    if rule.imbalanced_metric is not None:
         ratio = imbalance_ratio(counts)
         if ratio > IMBALANCE_RATIO:
-            metric = "f1_macro"
+            metric = rule.imbalanced_metric
             why = (
                 f"classes are imbalanced (majority/minority = {ratio:.1f} > {IMBALANCE_RATIO:g}):"
                 " macro F1 weighs every class equally, accuracy would reward the majority"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
 from etbuilder.compiler.passes.task import IMBALANCE_RATIO, imbalance_ratio
+from etbuilder.plan.tasks import TASK_RULES
 
 TRUNCATION_LIMIT = 0.01
 """Warn when more than this fraction of training examples is truncated."""
@@ -12,7 +13,6 @@ TINY_ROWS = 100
 """Warn below this many training rows."""
 TINY_PER_CLASS = 10
 """Warn when a class has fewer training examples than this."""
-CLASS_TASKS = ("classification", "pair_classification", "multilabel")
 
 
 def _gib(n: int) -> str:
@@ -26,7 +26,8 @@ def collect_warnings(ctx: CompileContext) -> CompileContext:
     if train is None:
         return ctx
     counts = train.label_counts
-    if kind in CLASS_TASKS and counts:
+    classes = TASK_RULES[kind].labels in ("classes", "multi")
+    if classes and counts:
         ratio = imbalance_ratio(counts)
         if ratio > IMBALANCE_RATIO:
             big = max(counts, key=lambda k: (counts[k], k))
@@ -46,7 +47,7 @@ def collect_warnings(ctx: CompileContext) -> CompileContext:
                 f"max_length {ctx.max_length} and lose their tail; raise backbone.max_length "
                 f"(longest: {train.lengths.max} tokens) if the end of the text matters",
             )
-    ctx = _tiny(ctx, train.rows, counts if kind in CLASS_TASKS else {})
+    ctx = _tiny(ctx, train.rows, counts if classes else {})
     if ctx.train_test_overlap:
         test = ctx.profile("test")
         ctx = ctx.warn(

@@ -6,15 +6,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from etbuilder.compiler.architecture import (
+from etbuilder.plan import BackboneInfo, BaseStrategyPlan, Decision, ParameterGroup, StrategyPlan
+from etbuilder.zoo.architecture import (
     architecture,
     embedding_parameters,
     layer_parameters,
     pooler_parameters,
 )
-from etbuilder.compiler.plan import BackboneInfo, Decision, ParameterGroup, StrategyPlan
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,15 @@ def head_group(info: LoweringInput) -> ParameterGroup:
     return ParameterGroup(name="head", parameters=info.head_parameters, trainable=True)
 
 
-def make_plan(
-    kind: str, groups: list[ParameterGroup], actions: list[str], **extra: Any
-) -> StrategyPlan:
+P = TypeVar("P", bound=BaseStrategyPlan)
+
+
+def make_plan(kind: type[P], groups: list[ParameterGroup], actions: list[str], **extra: Any) -> P:
+    """The strategy record `kind` with its groups, frozen modules, trainable count and actions;
+    `extra` holds the strategy's own settings."""
     frozen = [g.name for g in groups if not g.trainable]
     trainable = sum(g.parameters for g in groups if g.trainable)
-    return StrategyPlan(
-        type=kind,
+    return kind(
         groups=groups,
         frozen_modules=frozen,
         trainable_parameters=trainable,

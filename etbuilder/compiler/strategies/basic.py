@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -14,6 +13,8 @@ from etbuilder.compiler.strategies._common import (
 )
 from etbuilder.compiler.strategies.feature_pooling import resolve_pooling
 from etbuilder.errors import CompileError
+from etbuilder.plan import FeaturesPlan, FinetunePlan, FreezePlan, ParameterGroup
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.spec.strategy import FeaturesStrategy, FinetuneStrategy, FreezeStrategy
 
 
@@ -24,13 +25,13 @@ def lower_finetune(strategy: FinetuneStrategy, info: LoweringInput) -> Lowered:
         "add a freshly initialised task head",
         "train every parameter with AdamW",
     ]
-    return make_plan("finetune", groups, actions), []
+    return make_plan(FinetunePlan, groups, actions), []
 
 
 def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
     b = info.backbone
     groups = [g.model_copy(update={"trainable": False}) for g in backbone_groups(info)]
-    outputs = 1 if info.task_type == "regression" else max(len(info.labels), 1)
+    outputs = 1 if TASK_RULES[info.task_type].numeric else max(len(info.labels), 1)
     if strategy.head == "mlp":
         head_params = b.hidden_size * strategy.hidden + strategy.hidden
         head_params += strategy.hidden * outputs + outputs
@@ -47,13 +48,6 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         f"and cache the vectors under key {key}",
         f"train a {head_desc} head on the cached vectors",
     ]
-    options = {
-        "head": strategy.head,
-        "hidden": strategy.hidden if strategy.head == "mlp" else None,
-        "cache": "features",
-        "cache_key": key,
-        "pooling": pooling,
-    }
     notes = [
         note("pooling", pooling, why, source),
         note(
@@ -63,7 +57,16 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
             "a change to any of them recomputes the cached vectors",
         ),
     ]
-    return make_plan("features", groups, actions, options=options), notes
+    plan = make_plan(
+        FeaturesPlan,
+        groups,
+        actions,
+        head=strategy.head,
+        hidden=strategy.hidden if strategy.head == "mlp" else None,
+        cache_key=key,
+        pooling=pooling,
+    )
+    return plan, notes
 
 
 def lower_freeze(strategy: FreezeStrategy, info: LoweringInput) -> Lowered:
@@ -91,16 +94,19 @@ def lower_freeze(strategy: FreezeStrategy, info: LoweringInput) -> Lowered:
             else ""
         ),
     ]
-    options = {
-        "layers": strategy.layers,
-        "embeddings": strategy.embeddings,
-        "lr_decay": strategy.lr_decay,
-    }
     frozen_names = [g.name for g in groups if not g.trainable]
     notes = [
         note("frozen_modules", frozen_names, "strategy.layers and strategy.embeddings", "spec")
     ]
-    return make_plan("freeze", groups, actions, options=options), notes
+    plan = make_plan(
+        FreezePlan,
+        groups,
+        actions,
+        layers=strategy.layers,
+        embeddings=strategy.embeddings,
+        lr_decay=strategy.lr_decay,
+    )
+    return plan, notes
 
 
 def _with_decay(group: ParameterGroup, decay: float, layers: int) -> ParameterGroup:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etbuilder.compiler.architecture import mlm_head_parameters
-from etbuilder.compiler.plan import ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -13,15 +11,16 @@ from etbuilder.compiler.strategies._common import (
     make_plan,
     note,
 )
+from etbuilder.compiler.strategies.downstream import DOWNSTREAM_LOWERINGS
 from etbuilder.errors import CompileError
+from etbuilder.plan import DaptPlan, ParameterGroup
 from etbuilder.spec.strategy import DaptStrategy
+from etbuilder.zoo.architecture import mlm_head_parameters
 
 
 def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
     b = info.backbone
-    from etbuilder.compiler.strategies import LOWERINGS
-
-    then, then_notes = LOWERINGS[strategy.then.type](strategy.then, info)
+    then, then_notes = DOWNSTREAM_LOWERINGS[strategy.then.type](strategy.then, info)
     if strategy.corpus is None:
         corpus = "the task's training texts (task-adaptive pretraining)"
         corpus_path = None
@@ -46,14 +45,7 @@ def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
         f"(mask {strategy.mlm_probability:.0%} of tokens, learning rate {lr:g})",
         f"then: {then.type} on the task",
     ]
-    options = {
-        "corpus": corpus_path,
-        "corpus_column": strategy.corpus_column,
-        "steps": strategy.steps,
-        "mlm_probability": strategy.mlm_probability,
-        "learning_rate": lr,
-        "mlm_head": "loaded" if b.has_mlm_head else "initialised",
-    }
+    mlm_head = "loaded" if b.has_mlm_head else "initialised"
     notes = [
         note(
             "corpus",
@@ -65,7 +57,7 @@ def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
         ),
         note(
             "mlm_head",
-            options["mlm_head"],
+            mlm_head,
             "the backbone's weights "
             + ("ship a masked-LM head" if b.has_mlm_head else "have no masked-LM head"),
         ),
@@ -78,4 +70,16 @@ def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
             "spec" if strategy.learning_rate else "default",
         ),
     ]
-    return make_plan("dapt", groups, actions, options=options, then=then), notes + then_notes
+    plan = make_plan(
+        DaptPlan,
+        groups,
+        actions,
+        corpus=corpus_path,
+        corpus_column=strategy.corpus_column,
+        steps=strategy.steps,
+        mlm_probability=strategy.mlm_probability,
+        learning_rate=lr,
+        mlm_head=mlm_head,
+        then=then,
+    )
+    return plan, notes + then_notes

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etbuilder.compiler.architecture import (
-    architecture,
-    embedding_parameters,
-    layer_parameters,
-    pooler_parameters,
-)
-from etbuilder.compiler.plan import ParameterGroup, Plan
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -20,7 +13,14 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
+from etbuilder.plan import DistillPlan, ParameterGroup, Plan
 from etbuilder.spec.strategy import DistillStrategy
+from etbuilder.zoo.architecture import (
+    architecture,
+    embedding_parameters,
+    layer_parameters,
+    pooler_parameters,
+)
 
 
 def student_layers(teacher_layers: int, keep: int) -> list[int]:
@@ -59,17 +59,7 @@ def lower_distill(strategy: DistillStrategy, info: LoweringInput) -> Lowered:
         f"train the student on {strategy.alpha:g} x soft-target loss (temperature "
         f"{strategy.temperature:g}) + {1 - strategy.alpha:g} x hard-label loss",
     ]
-    options: dict[str, object] = {
-        "teacher": teacher,
-        "teacher_kind": teacher_kind,
-        "student_layers": picked,
-        "temperature": strategy.temperature,
-        "alpha": strategy.alpha,
-        "cache": "teacher_logits",
-        "cache_key": key,
-    }
-    if teacher_kind == "run":
-        options.update(teacher_summary(Path(teacher), info))
+    summary = teacher_summary(Path(teacher), info) if teacher_kind == "run" else {}
     notes = [
         note("teacher", teacher, f"strategy.teacher resolved to a {teacher_kind}", "spec"),
         note(
@@ -85,7 +75,19 @@ def lower_distill(strategy: DistillStrategy, info: LoweringInput) -> Lowered:
             "teacher logits on the training set, keyed by teacher, data fingerprint and max_length",
         ),
     ]
-    return make_plan("distill", groups, actions, options=options), notes
+    plan = make_plan(
+        DistillPlan,
+        groups,
+        actions,
+        teacher=teacher,
+        teacher_kind=teacher_kind,
+        student_layers=picked,
+        temperature=strategy.temperature,
+        alpha=strategy.alpha,
+        cache_key=key,
+        **summary,
+    )
+    return plan, notes
 
 
 def _teacher_source(teacher: str, base_dir: Path) -> tuple[str, str]:

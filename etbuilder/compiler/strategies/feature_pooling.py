@@ -14,8 +14,9 @@ import json
 import struct
 from pathlib import Path
 
-from etbuilder.compiler.plan import BackboneInfo
 from etbuilder.errors import CompileError
+from etbuilder.plan import BackboneInfo
+from etbuilder.plan.tasks import TASK_RULES
 
 POOLED_MODEL_TYPES = frozenset({"bert"})
 """Model types whose sequence classifier reads the encoder's pooler output."""
@@ -26,7 +27,7 @@ Resolved = tuple[str, str, str]
 
 def resolve_pooling(requested: str, backbone: BackboneInfo, task_type: str) -> Resolved:
     """The pooling the features head reads, why, and whether the spec or a default chose it."""
-    if task_type == "ner":
+    if TASK_RULES[task_type].per_token:
         if requested != "auto":
             raise CompileError(
                 f"strategy.pooling is {requested!r} but a ner head reads every token; "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.architecture import ARCHITECTURES, architecture, module_shapes
-from etbuilder.compiler.plan import BackboneInfo, ParameterGroup
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -13,7 +11,9 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
+from etbuilder.plan import BackboneInfo, LoraPlan, ParameterGroup
 from etbuilder.spec.strategy import LoraStrategy
+from etbuilder.zoo.architecture import ARCHITECTURES, architecture, module_shapes
 
 
 def lora_targets(strategy: LoraStrategy, backbone: BackboneInfo) -> tuple[list[str], str]:
@@ -61,16 +61,6 @@ def lower_lora(strategy: LoraStrategy, info: LoweringInput) -> Lowered:
         "train the adapters and the task head",
         "merge the adapters into the weights for serving",
     ]
-    options = {
-        "peft_type": "LORA",
-        "use_dora": dora,
-        "r": strategy.r,
-        "lora_alpha": strategy.alpha,
-        "lora_dropout": strategy.dropout,
-        "target_modules": targets,
-        "modules_to_save": ["head"],
-        "bias": "none",
-    }
     notes = [
         note("target_modules", targets, why, "spec" if strategy.targets != "auto" else "default"),
         note(
@@ -80,4 +70,16 @@ def lower_lora(strategy: LoraStrategy, info: LoweringInput) -> Lowered:
             + (" plus one magnitude per output (DoRA)" if dora else ""),
         ),
     ]
-    return make_plan("lora", groups, actions, options=options), notes
+    plan = make_plan(
+        LoraPlan,
+        groups,
+        actions,
+        use_dora=dora,
+        r=strategy.r,
+        lora_alpha=strategy.alpha,
+        lora_dropout=strategy.dropout,
+        target_modules=targets,
+        modules_to_save=["head"],
+        bias="none",
+    )
+    return plan, notes

@@ -18,7 +18,6 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
-PAIR_TASKS = frozenset({"pair_classification"})
 MAX_SEQUENCES_PER_RUN = 64
 """Largest batch handed to onnxruntime at once."""
 MAX_PADDING = 0.25
@@ -126,6 +125,8 @@ class Predictor:
         )
         task = self.manifest["task"]
         self.task: str = task["type"]
+        self.output: str = task["output"]
+        """What one answer holds: label, labels, value, entities or vector (see decode)."""
         self.labels: list[str] = list(task["labels"])
         self.max_length: int = int(task["max_length"])
         self.options: dict[str, Any] = dict(task.get("options", {}))
@@ -137,7 +138,6 @@ class Predictor:
         self.tokenizer.enable_truncation(self.max_length, strategy="longest_first")
         self.threads = threads or cpu_count()
         self.spin = spin
-        self.loaded_file = self.model_file
         self.session = self._open(self.model_file, pre_optimized=self.model_file == served)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.pad_id = int(self.manifest["tokenizer"].get("pad_id", 0))
@@ -226,7 +226,7 @@ class Predictor:
             result = self._run([encodings[i] for i in chunk])
             for row, index in enumerate(chunk):
                 out = result[row]
-                if self.task == "ner":
+                if self.output == "entities":
                     out = out[: len(encodings[index].ids)]
                 outputs[index] = out
         return outputs
@@ -260,7 +260,7 @@ class Predictor:
 
     def decode(self, output: np.ndarray, encoding: Encoding, item: Input) -> dict[str, Any]:
         """Turn one raw output into the task's JSON prediction."""
-        if self.task in ("classification", "pair_classification"):
+        if self.output == "label":
             probs = _softmax(output.astype(np.float64))
             best = int(probs.argmax())
             return {
@@ -268,7 +268,7 @@ class Predictor:
                 "score": float(probs[best]),
                 "scores": {label: float(p) for label, p in zip(self.labels, probs, strict=True)},
             }
-        if self.task == "multilabel":
+        if self.output == "labels":
             probs = _sigmoid(output.astype(np.float64))
             threshold = float(self.options.get("threshold", 0.5))
             chosen = [self.labels[i] for i in np.argsort(-probs) if probs[i] >= threshold]
@@ -276,9 +276,9 @@ class Predictor:
                 "labels": chosen,
                 "scores": {label: float(p) for label, p in zip(self.labels, probs, strict=True)},
             }
-        if self.task == "regression":
+        if self.output == "value":
             return {"value": float(output.reshape(-1)[0])}
-        if self.task == "embedding":
+        if self.output == "vector":
             return {"vector": [float(v) for v in output]}
         assert isinstance(item, str)
         return {"entities": self.entities(output, encoding, item)}

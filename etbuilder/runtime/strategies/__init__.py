@@ -7,14 +7,17 @@ import: the hook modules import it inside the hooks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from etbuilder.compiler.plan import Plan, StrategyPlan
+from etbuilder.plan import STRATEGY_TYPES, Plan
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.strategies.base import StrategyHooks
 from etbuilder.runtime.strategies.freeze import FREEZE
 from etbuilder.runtime.strategies.lora import LORA
+from etbuilder.runtime.trainer_surface import Data, TrainerSurface
 
 
 def _features_prepare(plan: Plan, model: Any) -> Any:
@@ -23,10 +26,21 @@ def _features_prepare(plan: Plan, model: Any) -> Any:
     return check_head(plan, model)
 
 
-def _features_trainer(*args: Any, **kwargs: Any) -> Any:
+def _features_trainer(
+    plan: Plan,
+    model: Any,
+    data: Data,
+    run_dir: Path,
+    accelerator: Any,
+    log: MetricsLog,
+    *,
+    quiet: bool,
+    lr_scales: Mapping[str, float],
+) -> TrainerSurface:
+    """FeatureTrainer trains the head alone at the base learning rate (no `lr_scales`)."""
     from etbuilder.runtime.strategies.features import FeatureTrainer
 
-    return FeatureTrainer(*args, **kwargs)
+    return FeatureTrainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
 
 
 FEATURES = StrategyHooks(prepare_model=_features_prepare, make_trainer=_features_trainer)
@@ -39,10 +53,22 @@ def _distill_prepare(plan: Plan, model: Any) -> Any:
     return truncate(plan, model)
 
 
-def _distill_trainer(*args: Any, **kwargs: Any) -> Any:
+def _distill_trainer(
+    plan: Plan,
+    model: Any,
+    data: Data,
+    run_dir: Path,
+    accelerator: Any,
+    log: MetricsLog,
+    *,
+    quiet: bool,
+    lr_scales: Mapping[str, float],
+) -> TrainerSurface:
     from etbuilder.runtime.strategies.distill import distill_trainer
 
-    return distill_trainer(*args, **kwargs)
+    return distill_trainer(
+        plan, model, data, run_dir, accelerator, log, quiet=quiet, lr_scales=lr_scales
+    )
 
 
 DISTILL = StrategyHooks(prepare_model=_distill_prepare, make_trainer=_distill_trainer)
@@ -70,8 +96,7 @@ STRATEGIES: MappingProxyType[str, StrategyHooks] = MappingProxyType(
 )
 """Strategy type -> its hooks: the strategies the runtime can run."""
 
-_PLANNED = set(StrategyPlan.model_fields["type"].annotation.__args__)  # type: ignore[union-attr]
-if not set(STRATEGIES) <= _PLANNED:  # pragma: no cover - a registry bug fails at import
+if not set(STRATEGIES) <= STRATEGY_TYPES:  # pragma: no cover - a registry bug fails at import
     raise RuntimeError(f"STRATEGIES {sorted(STRATEGIES)} names unknown strategy types")
 
 
@@ -80,4 +105,4 @@ def hooks_for(plan: Plan) -> StrategyHooks:
     return STRATEGIES[plan.strategy.type]
 
 
-__all__ = ["STRATEGIES", "StrategyHooks", "hooks_for"]
+__all__ = ["STRATEGIES", "StrategyHooks", "TrainerSurface", "hooks_for"]

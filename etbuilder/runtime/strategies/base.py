@@ -2,9 +2,9 @@
 
 A strategy composes into the engine and the loop through these hooks only (no Trainer
 subclass per strategy): `before_training` once the data is loaded; `prepare_model` after the
-task model is built and the plan's frozen modules are frozen; `make_trainer` for what trains
-it; `lr_scales` when the optimizer is built; `export_model` before the best model is saved as
-`model/`.
+task model is built and the plan's frozen modules are frozen; `lr_scales` and `make_trainer`
+for what trains it (a `TrainerFactory`; None: the loop's Trainer); `export_model` before the
+best model is saved as `model/`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.errors import RunError
+from etbuilder.plan import BaseStrategyPlan, Plan
+from etbuilder.runtime.trainer_surface import TrainerFactory
+
+S = TypeVar("S", bound=BaseStrategyPlan)
+
+
+def planned(plan: Plan, kind: type[S]) -> S:
+    """The plan's strategy record, checked to be a `kind` (the hooks table dispatches on the
+    strategy type, so only a hand-edited plan fails here)."""
+    strategy = plan.strategy
+    if not isinstance(strategy, kind):
+        raise RunError(
+            f"strategy: this step runs a {kind.model_fields['type'].default} plan but the plan's "
+            f"strategy is {strategy.type}; recompile it with `etb plan`"
+        )
+    return strategy
 
 
 def keep_model(plan: Plan, model: Any) -> Any:
@@ -32,15 +48,6 @@ def same_plan(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) -> Pla
     return plan
 
 
-def loop_trainer(
-    plan: Plan, model: Any, data: Any, run_dir: Path, accelerator: Any, log: Any, *, quiet: bool
-) -> Any:
-    """The training loop's Trainer (every strategy that trains the model itself)."""
-    from etbuilder.runtime.loop import Trainer
-
-    return Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
-
-
 @dataclass(frozen=True)
 class StrategyHooks:
     """What one strategy does at each hook point; the defaults do nothing."""
@@ -54,7 +61,6 @@ class StrategyHooks:
     """(plan, model) -> parameter-name prefix -> learning-rate multiplier."""
     export_model: Callable[[Plan, Any], Any] = keep_model
     """(plan, trained model) -> the plain transformers model saved as `model/`."""
-    make_trainer: Callable[..., Any] = loop_trainer
-    """(plan, model, data, run_dir, accelerator, log, quiet=) -> what trains: the loop's
-    Trainer, or an object with its surface (`fit`, `restore`, `load_best`, `unwrapped`,
-    `state`, `data`, `schedule`, `metric`)."""
+    make_trainer: TrainerFactory | None = None
+    """(plan, model, data, run_dir, accelerator, log, quiet=, lr_scales=) -> what trains, with
+    the `TrainerSurface`; None: the loop's Trainer."""

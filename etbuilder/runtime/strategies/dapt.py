@@ -20,11 +20,12 @@ from typing import Any
 
 import torch
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples
 from etbuilder.errors import DataError, RunError
+from etbuilder.plan import DaptPlan, Plan
 from etbuilder.runtime.encode import TOKENIZER_FILES, load_fast_tokenizer
 from etbuilder.runtime.models import quiet_transformers
-from etbuilder.runtime.rows import Examples
+from etbuilder.runtime.strategies.base import planned
 from etbuilder.runtime.strategies.mlm import heldout_loss, mlm_batch, mlm_loss, tokenize
 
 HELDOUT_FRACTION = 0.05
@@ -34,11 +35,11 @@ HELDOUT_MAX = 256
 
 def read_corpus(plan: Plan, train: Examples) -> list[str]:
     """The corpus texts: a text file (a line each), a column of a table, or the training texts."""
-    options = plan.strategy.options
-    path, column = options.get("corpus"), options.get("corpus_column")
+    dapt = planned(plan, DaptPlan)
+    path, column = dapt.corpus, dapt.corpus_column
     if path is None:
         return list(train.texts)
-    file = Path(str(path))
+    file = Path(path)
     try:
         if column is None:
             return [line.strip() for line in file.read_text(encoding="utf-8").splitlines()]
@@ -72,8 +73,8 @@ def load_mlm_model(path: str) -> Any:
 
 
 def train_mlm(plan: Plan, texts: list[str], folder: Path, device: Any) -> dict[str, Any]:
-    """`options.steps` AdamW steps of masked-LM on `texts`; saves model + tokenizer in `folder`."""
-    options, sched = plan.strategy.options, plan.schedule
+    """`strategy.steps` AdamW steps of masked-LM on `texts`; saves model + tokenizer in `folder`."""
+    dapt, sched = planned(plan, DaptPlan), plan.schedule
     tokenizer = load_fast_tokenizer(plan.backbone.path)
     if getattr(tokenizer, "mask_token_id", None) is None:
         raise RunError(f"strategy dapt: the tokenizer of {plan.backbone.name} has no mask token")
@@ -83,10 +84,10 @@ def train_mlm(plan: Plan, texts: list[str], folder: Path, device: Any) -> dict[s
     random.Random(sched.seed).shuffle(rows)
     n_held = min(HELDOUT_MAX, max(1, int(len(rows) * HELDOUT_FRACTION)))
     held, train = rows[:n_held], rows[n_held:]
-    probability = float(options["mlm_probability"])
+    probability = dapt.mlm_probability
     model = load_mlm_model(plan.backbone.path).to(device)
     before = heldout_loss(model, tokenizer, held, probability, seed=sched.seed, device=device)
-    steps, lr = int(options["steps"]), float(options["learning_rate"])
+    steps, lr = dapt.steps, dapt.learning_rate
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=sched.weight_decay
     )
@@ -151,9 +152,7 @@ def keep_pooler(source: Path, folder: Path, prefix: str) -> int:
 
 def downstream_plan(plan: Plan, folder: Path) -> Plan:
     """The plan of the downstream strategy, on the adapted backbone."""
-    then = plan.strategy.then
-    if then is None:  # pragma: no cover - the compiler always sets it
-        raise RunError("strategy dapt: the plan has no downstream strategy (`then`)")
+    then = planned(plan, DaptPlan).then
     backbone = plan.backbone.model_copy(update={"path": str(folder), "has_mlm_head": True})
     return plan.model_copy(update={"strategy": then, "backbone": backbone})
 

@@ -13,37 +13,40 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.data import Examples, load_examples
 from etbuilder.errors import RunError
+from etbuilder.plan import DistillPlan, Plan
 from etbuilder.runtime.encode import Encoded, encode_examples, load_fast_tokenizer
-from etbuilder.runtime.heads import HEADS, Head
+from etbuilder.runtime.heads import Head, head_of
 from etbuilder.runtime.inference import run_model
-from etbuilder.runtime.loop import Data, Trainer
-from etbuilder.runtime.rows import Examples, load_examples
+from etbuilder.runtime.loop import Trainer
+from etbuilder.runtime.models import load_trained
+from etbuilder.runtime.strategies.base import planned
 from etbuilder.runtime.strategies.distill_loss import DISTILLABLE, distill_loss, pack_targets
 from etbuilder.runtime.strategies.feature_cache import features_dir
 from etbuilder.runtime.strategies.groups import backbone_prefix
+from etbuilder.runtime.trainer_surface import Data
+from etbuilder.zoo.architecture import architecture
 
 TEACHER_PASSES = {"count": 0}
 """Teacher passes over the training set in this process (a cache hit adds nothing)."""
 
 
 def truncate(plan: Plan, model: Any) -> Any:
-    """Keep the planned backbone layers (`options.student_layers`), in order."""
+    """Keep the planned backbone layers (`strategy.student_layers`), in order."""
     if plan.task.type not in DISTILLABLE:
         raise RunError(
             f"strategy distill: {plan.task.type} cannot be distilled yet (supported: "
             f"{', '.join(DISTILLABLE)}); use strategy finetune"
         )
-    from etbuilder.compiler.architecture import architecture
-
-    picked = [int(i) for i in plan.strategy.options["student_layers"]]
+    picked = list(planned(plan, DistillPlan).student_layers)
     base = backbone_prefix(model)
     prefix = architecture(plan.backbone).layer_prefix  # e.g. encoder.layer
     parent_name, _, attr = (f"{base}.{prefix}" if base else prefix).rpartition(".")
@@ -56,8 +59,9 @@ def truncate(plan: Plan, model: Any) -> Any:
 
 
 def teacher_plan(plan: Plan) -> tuple[Plan, Path]:
-    run = Path(str(plan.strategy.options["teacher"]))
-    if plan.strategy.options.get("teacher_kind") != "run" or not (run / "model").is_dir():
+    distill = planned(plan, DistillPlan)
+    run = Path(distill.teacher)
+    if distill.teacher_kind != "run" or not (run / "model").is_dir():
         raise RunError(
             f"strategy.teacher: {run} holds no trained model/; train the teacher first with "
             "`etb run` and point strategy.teacher at its run folder"
@@ -66,8 +70,6 @@ def teacher_plan(plan: Plan) -> tuple[Plan, Path]:
 
 
 def load_teacher(plan: Plan) -> tuple[Plan, nn.Module, Any]:
-    from etbuilder.runtime.models import load_trained
-
     tplan, run = teacher_plan(plan)
     model = load_trained(tplan, run / "model")
     return tplan, model.eval(), load_fast_tokenizer(str(run / "model"))
@@ -90,11 +92,12 @@ def _teacher_outputs(
 
 def teacher_logits(plan: Plan, train: Examples, device: Any) -> tuple[np.ndarray, str]:
     """The teacher's logits on the training examples (n x outputs), through a disk cache."""
-    run = Path(str(plan.strategy.options["teacher"]))
+    distill = planned(plan, DistillPlan)
+    run = Path(distill.teacher)
     stamp = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (run / "model").iterdir()]
-    key = hashlib.sha256(
-        json.dumps([plan.strategy.options.get("cache_key"), len(train), stamp]).encode()
-    ).hexdigest()[:32]
+    key = hashlib.sha256(json.dumps([distill.cache_key, len(train), stamp]).encode()).hexdigest()[
+        :32
+    ]
     path = features_dir().parent / "teacher" / f"{key}.npy"
     if path.is_file():
         values = np.load(path)
@@ -123,7 +126,8 @@ def comparison(plan: Plan, student: nn.Module, data: Data, device: Any) -> dict[
     """Teacher vs student: test metric of the teacher run, parameters, inference rows/s on the
     validation split (the student timed before training: same architecture, same speed)."""
     tplan, teacher, tokenizer = load_teacher(plan)
-    run = Path(str(plan.strategy.options["teacher"]))
+    distill = planned(plan, DistillPlan)
+    run = Path(distill.teacher)
     metrics_file = run / "metrics.json"
     tmetrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
     out: dict[str, Any] = {
@@ -135,7 +139,7 @@ def comparison(plan: Plan, student: nn.Module, data: Data, device: Any) -> dict[
         },
         "teacher_parameters": sum(p.numel() for p in teacher.parameters()),
         "student_parameters": sum(p.numel() for p in student.parameters()),
-        "student_layers": list(plan.strategy.options["student_layers"]),
+        "student_layers": list(distill.student_layers),
     }
     if data.validation is not None and data.validation_examples is not None:
         examples = data.validation_examples
@@ -155,6 +159,7 @@ def distill_trainer(
     log: Any,
     *,
     quiet: bool = True,
+    lr_scales: Mapping[str, float] | None = None,
 ) -> Trainer:
     """The loop's Trainer on teacher-packed targets with the distillation loss."""
     train = load_examples(plan)["train"]
@@ -165,11 +170,12 @@ def distill_trainer(
     packed = pack_targets(plan.task, data.train.targets, logits)
     data = dataclasses.replace(data, train=dataclasses.replace(data.train, targets=packed))
     figures = comparison(plan, model, data, device) if accelerator.is_main_process else {}
-    options = plan.strategy.options
-    trainer = Trainer(plan, model, data, run_dir, accelerator, log, quiet=quiet)
-    trainer.head = Head(
-        HEADS[plan.task.type].outputs,
-        distill_loss(float(options["temperature"]), float(options["alpha"])),
+    distill = planned(plan, DistillPlan)
+    trainer = Trainer(
+        plan, model, data, run_dir, accelerator, log, quiet=quiet, lr_scales=lr_scales
     )
-    trainer.strategy_figures = {"distill": figures | {"teacher_logits_cache": cache}}  # type: ignore[attr-defined]
+    trainer.head = Head(
+        head_of(plan.task).outputs, distill_loss(distill.temperature, distill.alpha)
+    )
+    trainer.strategy_figures = {"distill": figures | {"teacher_logits_cache": cache}}
     return trainer

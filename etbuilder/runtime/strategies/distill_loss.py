@@ -13,16 +13,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import TaskPlan
+from etbuilder.plan import TaskPlan
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.heads import logits_of
 
-DISTILLABLE = ("classification", "pair_classification", "multilabel", "regression")
+DISTILLABLE = tuple(name for name, rule in TASK_RULES.items() if rule.distills)
 """Tasks with one output row per example (a teacher's token logits need its tokenizer)."""
 
 
 def hard_width(task: TaskPlan) -> int:
     """Columns of the hard target: 1 (class index or value), or the labels (multi-hot)."""
-    return len(task.labels) if task.type == "multilabel" else 1
+    return len(task.labels) if TASK_RULES[task.type].output == "labels" else 1
 
 
 def pack_targets(task: TaskPlan, targets: np.ndarray, teacher: np.ndarray) -> np.ndarray:
@@ -42,12 +43,13 @@ def soft_hard_loss(
 ) -> torch.Tensor:
     """alpha * T^2 * soft(student/T, teacher/T) + (1 - alpha) * hard(student, labels)."""
     t = temperature
-    if task.type == "multilabel":
+    output = TASK_RULES[task.type].output
+    if output == "labels":
         soft = nn.functional.binary_cross_entropy_with_logits(
             student / t, torch.sigmoid(teacher / t)
         )
         hard_loss = nn.functional.binary_cross_entropy_with_logits(student, hard)
-    elif task.type == "regression":
+    elif output == "value":
         soft = nn.functional.mse_loss(student.squeeze(-1), teacher.squeeze(-1))
         hard_loss = nn.functional.mse_loss(student.squeeze(-1), hard.squeeze(-1))
         t = 1.0  # no temperature on values

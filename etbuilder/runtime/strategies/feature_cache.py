@@ -23,10 +23,12 @@ import torch
 from torch import nn
 
 from etbuilder.atomic import atomic_file
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import FeaturesPlan, Plan
+from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.encode import cache_key as token_cache_key
+from etbuilder.runtime.strategies.base import planned
 
 BACKBONE_PASSES = {"count": 0}
 """Splits encoded by the backbone in this process (a cache hit adds nothing)."""
@@ -50,16 +52,17 @@ def features_dir() -> Path:
 
 def feature_key(plan: Plan, split: str, head: str) -> str:
     """The cache key of `split`'s features read by head module `head`."""
+    features = planned(plan, FeaturesPlan)
     weights = [
         (p.name, p.stat().st_size, p.stat().st_mtime_ns)
         for p in sorted(Path(plan.backbone.path).glob("*.safetensors"))
         + sorted(Path(plan.backbone.path).glob("*.bin"))
     ]
     parts = {
-        "plan": plan.strategy.options.get("cache_key"),
+        "plan": features.cache_key,
         "tokens": token_cache_key(plan, split),
         "head": head,
-        "pooling": plan.strategy.options.get("pooling"),
+        "pooling": features.pooling,
         "weights": weights,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -114,7 +117,7 @@ def cached_features(
     device: Any = "cpu",
 ) -> Features:
     """`compute_features` through the disk cache."""
-    tokens = plan.task.type == "ner"
+    tokens = TASK_RULES[plan.task.type].per_token
     path = features_dir() / f"{feature_key(plan, split, head[0])}.pt"
     expected = int(encoded.sides[0].offsets[-1]) if tokens else len(encoded)
     if path.is_file():

@@ -1,10 +1,9 @@
 """`features`: the backbone frozen and run once per split, the task head trained on the cached
-features. `FeatureTrainer` stands in for the loop's Trainer (same duck-typed surface: `fit`,
-`restore`, `load_best`, `unwrapped`, `state`, `data`, `schedule`, `metric`), so the engine's
-finish (save, test evaluation, report) is unchanged. The head trained is the model's own head
-module (a linear head: BERT's `classifier`), so `model/` stays a transformers model; a mean or
-[CLS] pooling (`feature_pooling`) and an MLP head (`mlp_head`) are recorded in its config and
-restored by etbuilder's loaders.
+features. `FeatureTrainer` stands in for the loop's Trainer (the same `TrainerSurface`), so
+the engine's finish (save, test evaluation, report) is unchanged. The head trained is the
+model's own head module (a linear head: BERT's `classifier`), so `model/` stays a transformers
+model; a mean or [CLS] pooling (`runtime.feature_pooling`) and an MLP head (`runtime.mlp_head`)
+are recorded in its config and restored by etbuilder's loaders.
 """
 
 from __future__ import annotations
@@ -19,20 +18,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import RunError
+from etbuilder.plan import FeaturesPlan, Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.metrics import primary
+from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.batching import collate, sorted_batches
 from etbuilder.runtime.encode import Encoded
-from etbuilder.runtime.heads import HEADS
+from etbuilder.runtime.feature_pooling import install_pooling
+from etbuilder.runtime.heads import head_of
 from etbuilder.runtime.inference import Outputs, decode, split_metrics
-from etbuilder.runtime.loop import Data, TrainState
-from etbuilder.runtime.metrics import primary
+from etbuilder.runtime.mlp_head import install_mlp_head
 from etbuilder.runtime.optim import build_optimizer, build_scheduler
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.rundir import MetricsLog
+from etbuilder.runtime.strategies.base import planned
 from etbuilder.runtime.strategies.feature_cache import Features, cached_features
-from etbuilder.runtime.strategies.feature_pooling import install_pooling
 from etbuilder.runtime.strategies.groups import group_prefixes
+from etbuilder.runtime.trainer_surface import Data, TrainState
 
 
 class HeadOnly(nn.Module):
@@ -49,7 +51,7 @@ class HeadOnly(nn.Module):
 def head_module(plan: Plan, model: nn.Module) -> tuple[str, nn.Module]:
     """The single head module of the task model (`classifier`); refuses what has none."""
     names = [p.rstrip(".") for p in group_prefixes(model, "head")]
-    if plan.task.type == "embedding" or len(names) != 1:
+    if TASK_RULES[plan.task.type].model == "encoder" or len(names) != 1:
         raise RunError(
             f"strategy features: a {plan.task.type} model of {plan.backbone.name} has no single "
             "task head to train on cached features; use strategy finetune, freeze or lora"
@@ -61,11 +63,10 @@ def check_head(plan: Plan, model: nn.Module) -> nn.Module:
     """Before any work: the model has one head module; an `mlp` head replaces it; the planned
     pooling (mean or cls) replaces the pooler's output."""
     name, _ = head_module(plan, model)
-    if plan.strategy.options.get("head", "linear") == "mlp":
-        from etbuilder.runtime.strategies.mlp_head import install_mlp_head
-
-        install_mlp_head(model, name, int(plan.strategy.options.get("hidden") or 256))
-    return install_pooling(model, plan.strategy.options.get("pooling"))
+    features = planned(plan, FeaturesPlan)
+    if features.head == "mlp":
+        install_mlp_head(model, name, features.hidden or 256)
+    return install_pooling(model, features.pooling)
 
 
 def _batch(features: Features, encoded: Encoded, rows: np.ndarray, pad_id: int) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _batch(features: Features, encoded: Encoded, rows: np.ndarray, pad_id: int) 
 
 
 class FeatureTrainer:
-    """Trains the head of a frozen model on cached features; the Trainer's surface."""
+    """Trains the head of a frozen model on cached features; has the `TrainerSurface`."""
 
     records_throughput = False
     """Head steps say nothing of the backbone's training speed: keep them out of the record."""
@@ -105,7 +106,7 @@ class FeatureTrainer:
     ) -> None:
         self.plan, self.task, self.data, self.log = plan, plan.task, data, log
         self.acc, self.model = accelerator, model.to(accelerator.device)
-        self.loss = HEADS[plan.task.type].loss
+        self.loss = head_of(plan.task).loss
         name, head = head_module(plan, model)
         self.head = HeadOnly(head).to(accelerator.device)
         t0 = time.perf_counter()
@@ -132,6 +133,7 @@ class FeatureTrainer:
         self.optimizer = build_optimizer(self.head, self.schedule)
         self.scheduler = build_scheduler(self.optimizer, self.schedule)
         self.state = TrainState()
+        self.strategy_figures: dict[str, Any] = {}
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.epoch_seconds: list[float] = []
 
@@ -244,8 +246,8 @@ class FeatureTrainer:
             state.bad_evals += 1
         self.log.write(record)
         progress.note(metric=f"{self.metric} {value:.4f}")
-        patience = (self.schedule.early_stopping or {}).get("patience")
-        if patience and state.bad_evals >= int(patience):
+        stopping = self.schedule.early_stopping
+        if stopping is not None and state.bad_evals >= stopping.patience:
             state.stopped = "early_stopping"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.errors import RunError
+from etbuilder.plan import Plan
 from etbuilder.runtime.strategies.base import StrategyHooks
 from etbuilder.runtime.strategies.groups import planned_lr_scales
 
@@ -13,7 +14,6 @@ from etbuilder.runtime.strategies.groups import planned_lr_scales
 def check_frozen(plan: Plan, model: Any) -> Any:
     """Re-apply the plan's frozen modules (idempotent) and refuse a plan that froze nothing it
     named: a group name that matches no parameter is a plan/model mismatch."""
-    from etbuilder.errors import RunError
     from etbuilder.runtime.models import trainable_model
     from etbuilder.runtime.optim import freeze_modules
 

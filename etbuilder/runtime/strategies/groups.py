@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
+from etbuilder.plan import Plan
 
 
 def backbone_prefix(model: Any) -> str:

@@ -6,28 +6,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import MissingExtraError, RunError
-from etbuilder.runtime.strategies.base import StrategyHooks
+from etbuilder.plan import LoraPlan, Plan
+from etbuilder.runtime.strategies.base import StrategyHooks, planned
 from etbuilder.runtime.strategies.groups import group_prefixes
 
 
 def lora_config(plan: Plan, model: Any) -> Any:
-    """The `peft.LoraConfig` of the plan's options (plan group `head` -> the head modules)."""
+    """The `peft.LoraConfig` of the plan's LoRA record (plan group `head` -> the head modules)."""
     try:
         from peft import LoraConfig
     except ImportError:  # pragma: no cover - peft comes with the train extra
         raise MissingExtraError("peft", "train") from None
-    options = plan.strategy.options
+    lora = planned(plan, LoraPlan)
     heads = [p.rstrip(".") for p in group_prefixes(model, "head")]
-    saved = heads if "head" in options.get("modules_to_save", []) else []
+    saved = heads if "head" in lora.modules_to_save else []
     settings: dict[str, Any] = {
-        "r": int(options["r"]),
-        "lora_alpha": float(options["lora_alpha"]),
-        "lora_dropout": float(options["lora_dropout"]),
-        "target_modules": list(options["target_modules"]),
-        "use_dora": bool(options.get("use_dora", False)),
-        "bias": str(options.get("bias", "none")),
+        "r": lora.r,
+        "lora_alpha": lora.lora_alpha,
+        "lora_dropout": lora.lora_dropout,
+        "target_modules": list(lora.target_modules),
+        "use_dora": lora.use_dora,
+        "bias": lora.bias,
         "modules_to_save": saved or None,
     }
     return LoraConfig(**settings)
@@ -44,7 +44,7 @@ def add_adapters(plan: Plan, model: Any) -> Any:
         wrapped = get_peft_model(target, lora_config(plan, target))
     except ValueError as error:
         raise RunError(
-            f"strategy lora: peft cannot adapt {plan.strategy.options.get('target_modules')} "
+            f"strategy lora: peft cannot adapt {planned(plan, LoraPlan).target_modules} "
             f"of {plan.backbone.name} ({error}); set strategy.targets to module names of its "
             "layers"
         ) from None

@@ -1,4 +1,4 @@
-"""What torchrun starts in every process: `python -m etbuilder.runtime.launch PLAN_JSON`.
+"""What torchrun starts in every process: `python -m etbuilder.cli.launch PLAN_JSON`.
 
 Each process reads the same compiled plan (no recompilation, so every rank trains the same
 thing), the main process names the run folder and the others receive it; Accelerate joins the
@@ -12,21 +12,21 @@ import os
 import sys
 from pathlib import Path
 
+from etbuilder.cli._common import report
+
 
 def main(argv: list[str] | None = None) -> int:
-    from etbuilder.cli._common import report
-
-    parser = argparse.ArgumentParser(prog="python -m etbuilder.runtime.launch")
+    parser = argparse.ArgumentParser(prog="python -m etbuilder.cli.launch")
     parser.add_argument("plan", type=Path, help="plan JSON written by `etb plan SPEC --json`")
     parser.add_argument("--output", type=Path, default=None, help="run folder")
     parser.add_argument("--resume", action="store_true", help="continue the run in --output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
-        from etbuilder.compiler.plan import Plan
         from etbuilder.errors import RunError
+        from etbuilder.plan import Plan
+        from etbuilder.report.rundir import new_run_dir
         from etbuilder.runtime.engine import check_runnable, run_plan
-        from etbuilder.runtime.rundir import new_run_dir
 
         if not args.plan.is_file():
             raise RunError(f"no plan at {args.plan}; write it with `etb plan SPEC --json > FILE`")

@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
-from etbuilder.runtime.report_errors import cell
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.worst_errors import cell
 
 _SPLITS = ("test", "validation")
 _CM_TABLE_MAX = 12
@@ -218,7 +219,8 @@ def per_class(plan: Plan, split: str, test: Mapping[str, Any]) -> list[str]:
     per_class = test.get("per_class") or {}
     if not per_class:
         return []
-    title = "entity type" if plan.task.type == "ner" else "label"
+    word = TASK_RULES[plan.task.type].class_word
+    title = "label" if word == "class" else word
     rows = [
         [cell(name), *(_fmt(row.get(k)) for k in ("precision", "recall", "f1", "support"))]
         for name, row in per_class.items()

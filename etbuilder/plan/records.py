@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
+from etbuilder.plan.base import PlanModel
+from etbuilder.plan.strategy import StrategyPlan
 from etbuilder.spec import Spec
+from etbuilder.spec.task import TaskType
 
-PLAN_VERSION = 1
-
-
-class PlanModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+PLAN_VERSION = 2
+"""2: typed strategy plans, the deploy record."""
 
 
 class Decision(PlanModel):
@@ -128,9 +128,7 @@ class DataPlan(PlanModel):
 
 
 class TaskPlan(PlanModel):
-    type: Literal[
-        "classification", "multilabel", "pair_classification", "regression", "ner", "embedding"
-    ]
+    type: TaskType
     text_columns: list[str] = Field(default_factory=list)
     label_column: str | None = None
     labels: list[str] = Field(default_factory=list)
@@ -143,33 +141,37 @@ class TaskPlan(PlanModel):
     metric_direction: Literal["maximize", "minimize"]
     pooling: Literal["cls", "mean", "max", "none"]
     max_length: int
-    options: dict[str, Any] = Field(default_factory=dict)
-    """Task knobs the runtime needs (threshold, separator, normalize, ner columns...)."""
+    threshold: float | None = None
+    """multilabel: the probability above which a label is predicted."""
+    separator: str | None = None
+    """multilabel: the separator between labels inside the label column."""
+    tokens: str | None = None
+    """ner: the column holding the token lists."""
+    tags: str | None = None
+    """ner: the column holding the tag lists."""
+    subword_labels: Literal["first"] | None = None
+    """ner: which sub-token of a word carries its tag."""
+    normalize: bool | None = None
+    """embedding: whether the vectors are L2-normalised."""
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_knobs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The knobs a task does not have stay out of the JSON."""
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k not in TASK_KNOBS or v is not None}
 
 
-class ParameterGroup(PlanModel):
-    name: str
-    """e.g. `embeddings`, `encoder.layer.0-2`, `head`, `lora`."""
-    parameters: int
-    trainable: bool
-    lr_scale: float = 1.0
-    """Multiplier of the base learning rate (layer-wise decay)."""
+TASK_KNOBS = ("threshold", "separator", "tokens", "tags", "subword_labels", "normalize")
+"""TaskPlan fields that only some tasks have (left out of the JSON where unset)."""
 
 
-class StrategyPlan(PlanModel):
-    """The spec's strategy lowered into concrete actions."""
+class EarlyStoppingPlan(PlanModel):
+    """Stop when the validation metric stops improving (`train.early_stopping`)."""
 
-    type: Literal["finetune", "features", "freeze", "lora", "distill", "dapt"]
-    groups: list[ParameterGroup]
-    frozen_modules: list[str] = Field(default_factory=list)
-    """Module-name prefixes whose parameters do not train."""
-    trainable_parameters: int
-    actions: list[str]
-    """Human-readable steps, in order."""
-    options: dict[str, Any] = Field(default_factory=dict)
-    """Concrete settings: lora target_modules/r/alpha, teacher path, cache keys, student layers."""
-    then: StrategyPlan | None = None
-    """dapt: the downstream strategy."""
+    patience: int
+    """Evaluations without improvement before training stops."""
+    min_delta: float = 0.0
+    """Smallest change of the metric that counts as an improvement."""
 
 
 class SchedulePlan(PlanModel):
@@ -193,7 +195,7 @@ class SchedulePlan(PlanModel):
     checkpoint_every: int | None
     eval_every: int | None
     keep_checkpoints: int
-    early_stopping: dict[str, Any] | None = None
+    early_stopping: EarlyStoppingPlan | None = None
 
 
 class HardwareInfo(PlanModel):
@@ -247,6 +249,27 @@ class Estimates(PlanModel):
     """Where the throughput figure comes from (a recorded run on this machine, or the default)."""
 
 
+class ServerLimits(PlanModel):
+    """What the app's server accepts and how long it waits to micro-batch."""
+
+    max_batch_size: int
+    max_text_chars: int
+    max_body_bytes: int
+    batch_wait_ms: float
+
+
+class DeployPlan(PlanModel):
+    """The app `etb run` builds at the end: what it holds, what it serves, its limits."""
+
+    package: bool
+    """Whether `etb run` packages the app (else `etb package RUN` does it later)."""
+    formats: list[Literal["torch", "onnx"]]
+    """Model formats the app carries (the server always runs ONNX)."""
+    quantization: Literal["auto", "int8", "none"]
+    """auto: int8 only when the quality gate measured it within 0.5 point of fp32."""
+    server: ServerLimits
+
+
 class Plan(PlanModel):
     version: int = PLAN_VERSION
     etbuilder_version: str
@@ -262,6 +285,7 @@ class Plan(PlanModel):
     precision: PrecisionPlan
     compute: ComputePlan
     estimates: Estimates
+    deploy: DeployPlan
     decisions: list[Decision]
     warnings: list[PlanWarning]
     passes: list[str]

@@ -1,8 +1,9 @@
 """Evaluation metrics for every task, numpy only (scikit-learn is a test dependency only).
 
-`compute_metrics` dispatches on the task type and returns plain Python numbers (JSON-ready).
+`compute_metrics` dispatches on the task's metric family (`etbuilder.plan.tasks`) and returns
+plain Python numbers (JSON-ready).
 Definitions follow scikit-learn with ``zero_division=0`` (and seqeval for NER, see
-`etbuilder.runtime.ner_metrics`):
+`etbuilder.report.ner_metrics`):
 
 * classification / pair_classification: `y_true`, `y_pred` are class indices into `labels`.
   ``f1_macro``/``f1_micro``/``f1_weighted`` average over the labels that occur in `y_true` or
@@ -22,16 +23,8 @@ from typing import Any
 import numpy as np
 
 from etbuilder.errors import RunError
-from etbuilder.runtime.ner_metrics import ner_metrics
-
-TASK_TYPES = (
-    "classification",
-    "pair_classification",
-    "multilabel",
-    "regression",
-    "ner",
-    "embedding",
-)
+from etbuilder.plan.tasks import rule_of
+from etbuilder.report.ner_metrics import ner_metrics
 
 _MINIMIZE = frozenset({"loss", "log_loss", "mse", "mae", "rmse", "hamming_loss"})
 _MAXIMIZE = frozenset(
@@ -224,15 +217,14 @@ def compute_metrics(
     `scores`: class probabilities (n x k) for classification/pair_classification, which adds
     ``log_loss``; ignored by the other tasks.
     """
-    if task_type in ("classification", "pair_classification"):
+    family = rule_of(task_type).metrics
+    if family == "single_label":
         return classification_metrics(y_true, y_pred, labels, scores)
-    if task_type == "multilabel":
+    if family == "multi_label":
         return multilabel_metrics(y_true, y_pred, labels)
-    if task_type in ("regression", "embedding"):
+    if family == "numeric":
         return regression_metrics(y_true, y_pred)
-    if task_type == "ner":
-        return ner_metrics(y_true, y_pred, labels)
-    raise ValueError(f"unknown task type {task_type!r}; expected one of {', '.join(TASK_TYPES)}")
+    return ner_metrics(y_true, y_pred, labels)
 
 
 def _bare(name: str) -> str:

@@ -16,7 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from etbuilder.runtime.ner_metrics import get_entities
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report.ner_metrics import get_entities
 
 TRUE_KEYS = ("label", "true", "y_true", "target", "tags", "true_tags")
 PRED_KEYS = ("prediction", "predicted", "pred", "y_pred", "predicted_label", "predicted_tags")
@@ -186,12 +187,14 @@ def worst_errors(task_type: str, rows: Sequence[Mapping[str, Any]], top: int = 1
     """Markdown lines listing the `top` worst test predictions for `task_type`."""
     if not rows:
         return ["No test predictions were recorded."]
-    if task_type in ("classification", "pair_classification"):
+    rule = TASK_RULES.get(task_type)
+    family = rule.metrics if rule is not None else None
+    if family == "single_label":
         return _classification(rows, top)
-    if task_type == "multilabel":
+    if family == "multi_label":
         return _multilabel(rows, top)
-    if task_type in ("regression", "embedding"):
+    if family == "numeric":
         return _regression(rows, top)
-    if task_type == "ner":
+    if family == "tagging":
         return _ner(rows, top)
     return [f"No error listing for task type {task_type!r}."]

@@ -14,19 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from torch import nn
+
+from etbuilder.errors import RunError
+from etbuilder.runtime.feature_pooling import install_pooling
+
 
 def mlp(fan_in: int, hidden: int, fan_out: int) -> Any:
-    from torch import nn
-
     return nn.Sequential(nn.Linear(fan_in, hidden), nn.GELU(), nn.Linear(hidden, fan_out))
 
 
 def install_mlp_head(model: Any, module: str, hidden: int) -> Any:
     """Replace the Linear head `module` of `model` by an MLP of width `hidden`; returns it."""
-    from torch import nn
-
-    from etbuilder.errors import RunError
-
     linear = model.get_submodule(module)
     if not isinstance(linear, nn.Linear):
         raise RunError(
@@ -47,8 +46,6 @@ def rebuild_head(model: Any, folder: str | Path) -> Any:
     config = getattr(model, "config", None)
     pooling = getattr(config, "etb_pooling", None)
     if pooling is not None:
-        from etbuilder.runtime.strategies.feature_pooling import install_pooling
-
         install_pooling(model, str(pooling))
     spec = getattr(config, "etb_head", None)
     if not isinstance(spec, dict) or spec.get("type") != "mlp":

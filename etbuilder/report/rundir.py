@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from etbuilder.compiler.plan import Plan
 from etbuilder.errors import RunError
+from etbuilder.plan import Plan
 
 RUNS_ROOT = "runs"
 

@@ -2,7 +2,7 @@
 
 matplotlib is imported lazily and used through its object API with the Agg canvas (no pyplot,
 no global backend switch), so plotting is safe inside servers and threads. Every function
-returns the PNG bytes, or None when there is nothing to draw; `etbuilder.runtime.report`
+returns the PNG bytes, or None when there is nothing to draw; `etbuilder.report.writer`
 writes them atomically.
 """
 
@@ -232,7 +232,7 @@ def per_class_f1(per_class: Mapping[str, Mapping[str, Any]], title: str) -> byte
     return _png(fig)
 
 
-def regression(y_true: Sequence[float], y_pred: Sequence[float]) -> bytes | None:
+def predicted_vs_true(y_true: Sequence[float], y_pred: Sequence[float]) -> bytes | None:
     """Predicted vs true (with the y = x line) and residuals vs predicted."""
     if not y_true:
         return None

@@ -9,7 +9,7 @@ last, so a report.md on disk means the report is complete.
 (each split as returned by `compute_metrics`; other top-level numbers are shown as run figures).
 `history` is the list of metrics.jsonl records (``step``, ``epoch``, ``loss``, ``lr``,
 ``validation/<metric>``, ``elapsed``). The prediction rows are described in
-`etbuilder.runtime.report_errors`.
+`etbuilder.report.worst_errors`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder.atomic import atomic_write
-from etbuilder.compiler.plan import Plan
-from etbuilder.runtime import plots
-from etbuilder.runtime import report_sections as sections
-from etbuilder.runtime.report_errors import (
+from etbuilder.plan import Plan
+from etbuilder.plan.tasks import TASK_RULES
+from etbuilder.report import plots, sections
+from etbuilder.report.worst_errors import (
     PRED_KEYS,
     TRUE_KEYS,
     as_float,
@@ -69,19 +69,21 @@ def _plot_jobs(
             history, task.metric, task.metric_direction
         )
     }
-    if task.type in ("classification", "pair_classification") and test.get("confusion_matrix"):
+    rule = TASK_RULES[task.type]
+    if "confusion_matrix" in rule.plots and test.get("confusion_matrix"):
         jobs["confusion_matrix"] = lambda: plots.confusion_matrix(
             test["confusion_matrix"], task.labels or list(test.get("per_class", {}))
         )
-    if task.type in ("classification", "pair_classification", "multilabel", "ner"):
-        kind = "entity type" if task.type == "ner" else "class"
+    if "per_class_f1" in rule.plots:
         jobs["per_class_f1"] = lambda: plots.per_class_f1(
-            test.get("per_class") or {}, f"{split.capitalize()} F1 per {kind}"
+            test.get("per_class") or {}, f"{split.capitalize()} F1 per {rule.class_word}"
         )
-    if task.type in ("regression", "embedding"):
+    if "predicted_vs_true" in rule.plots:
         values = [(as_float(pick(r, TRUE_KEYS)), as_float(pick(r, PRED_KEYS))) for r in predictions]
         pairs = [(t, p) for t, p in values if t is not None and p is not None]
-        jobs["regression"] = lambda: plots.regression([t for t, _ in pairs], [p for _, p in pairs])
+        jobs["predicted_vs_true"] = lambda: plots.predicted_vs_true(
+            [t for t, _ in pairs], [p for _, p in pairs]
+        )
     return jobs
 
 
@@ -89,7 +91,7 @@ _PLOT_TITLES = {
     "learning_curves": "Learning curves",
     "confusion_matrix": "Confusion matrix",
     "per_class_f1": "F1 per class",
-    "regression": "Predicted vs true, and residuals",
+    "predicted_vs_true": "Predicted vs true, and residuals",
 }
 
 
@@ -145,7 +147,7 @@ def _markdown(
     lines += sections.warnings_section(plan)
     lines += sections.metrics_section(plan, metrics)
     lines += sections.per_class(plan, split, test)
-    if task.type in ("classification", "pair_classification") and test.get("confusion_matrix"):
+    if "confusion_matrix" in TASK_RULES[task.type].plots and test.get("confusion_matrix"):
         labels = task.labels or list(test.get("per_class", {}))
         lines += sections.confusion(split, labels, test["confusion_matrix"])
     lines += [f"## Worst errors ({split})", "", *worst_errors(task.type, rows), ""]
