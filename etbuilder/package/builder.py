@@ -109,14 +109,15 @@ def _assemble(
     from etbuilder.package.optimize import save_optimized
     from etbuilder.package.quantize import RECIPES, quantize_int8
 
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    timings: dict[str, dict[str, float]] = {}
+    clock, cpu = time.perf_counter(), time.process_time()
 
     def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 2)
-        clock = now
+        """Wall and CPU seconds (all threads of this process) of the step just done."""
+        nonlocal clock, cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
+        timings[name] = {"wall": round(now - clock, 2), "cpu": round(now_cpu - cpu, 2)}
+        clock, cpu = now, now_cpu
 
     work = app / WORK
     work.mkdir()
@@ -224,6 +225,7 @@ def _assemble(
     shutil.rmtree(work)
     app_files.write_code(app, onnxruntime_min=(optimized or {}).get("onnxruntime"))
     app_files.write_examples(app, samples)
+    lap("write_files")
     manifest["build_seconds"] = timings
     _write_json(app / "manifest.json", manifest)
     card = model_card.render(plan, manifest, {"inputs": samples[:2]})
