@@ -39,7 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         result = run_plan(plan, run_dir, resume=args.resume, quiet=args.quiet)
         if main_process:
             print(f"run folder: {result.run_dir}")
+            if plan.deploy.package:
+                from etbuilder.package.builder import build_app
+
+                print(f"app: {build_app(result.run_dir)}")
     except (Exception, KeyboardInterrupt) as error:
+        print(f"etb: rank {os.environ.get('RANK', '0')} stopped:", file=sys.stderr)
         return report(error)
     return 0
 

@@ -272,6 +272,10 @@ COMPUTE = {
           "--rdzv-backend", "c10d", "--rdzv-endpoint", "h0:29500", "--rdzv-id", "tiny",
           "-m", "etbuilder.cli.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
     ),
+    "ray": (  # one driver; Ray Train starts the 2 x 4 workers where the cluster has room
+        "compute: {engine: ray, nodes: 2, processes_per_node: 4, rendezvous: 'h0:6379'}",
+        [["etb", "run", "__spec__", "--output", "runs/tiny"]],
+    ),
 }  # fmt: skip
 
 
@@ -280,7 +284,11 @@ def test_compute_layout_commands(tmp_path: Path, engine: str) -> None:
     text, argv = COMPUTE[engine]
     spec = CLASSIFICATION_SPEC + text + "\n"
     plan = compile_project(tmp_path, spec, {"train.csv": classification_csv()}, hardware=GPU)
+    spec_file = str((tmp_path / "spec.yaml").resolve())
+    argv = [[spec_file if a == "__spec__" else a for a in line] for line in argv]
     assert [c.argv for c in plan.compute.commands] == argv
+    assert plan.compute.address == ("h0:6379" if engine == "ray" else None)
+    assert not plan.compute.sparse_embeddings, "dense gradients under DDP"
     assert plan.schedule.global_batch == 32 * plan.compute.world_size
     assert plan.precision.used == "bf16"
     assert all(c.env["OMP_NUM_THREADS"] == str(32 // 4) for c in plan.compute.commands)
@@ -291,7 +299,6 @@ UNAVAILABLE = {
         "tune:\n  space:\n    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}",
         "`tune:`",
     ),
-    "ray": ("compute: {engine: ray, processes_per_node: 4}", "`compute.engine: ray`"),
     "fsdp": (
         "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",
         "`compute.parallelism: fsdp`",

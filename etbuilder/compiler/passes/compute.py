@@ -42,7 +42,7 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
             f"compute.rendezvous ({compute.rendezvous}) is where torchrun processes meet, but "
             "compute.engine local starts one process; remove it or set compute.engine: torchrun"
         )
-    if compute.nodes > 1 and not compute.rendezvous:
+    if compute.nodes > 1 and not compute.rendezvous and compute.engine == "torchrun":
         raise CompileError(
             f"{compute.nodes} nodes need a meeting point: set compute.rendezvous to host:port "
             "of the first node (reachable from every node)"
@@ -58,6 +58,14 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
         )
     env = {"OMP_NUM_THREADS": str(threads)}
     commands = _commands(ctx, compute.engine, compute.nodes, ppn, world, env)
+    sparse = world == 1 and not gpu
+    ctx = ctx.decide(
+        "compute.sparse_embeddings",
+        sparse,
+        "one CPU process: lazy AdamW rows for the word embeddings"
+        if sparse
+        else "dense gradients: DDP all-reduces them and a GPU runs the dense update fast",
+    )
     plan = ComputePlan(
         engine=compute.engine,
         nodes=compute.nodes,
@@ -66,6 +74,8 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
         parallelism=compute.parallelism,
         threads_per_process=threads,
         commands=commands,
+        sparse_embeddings=sparse,
+        address=compute.rendezvous if compute.engine == "ray" else None,
     )
     ctx = ctx.decide(
         "compute.world_size", world, f"{compute.nodes} node(s) x {ppn} process(es) per node"
@@ -77,7 +87,7 @@ def _commands(
     ctx: CompileContext, engine: str, nodes: int, ppn: int, world: int, env: dict[str, str]
 ) -> list[NodeCommand]:
     plan_json = plan_path(ctx)
-    if engine == "local":
+    if engine in ("local", "ray"):  # ray: this one driver asks the cluster for the workers
         spec = str(ctx.spec_path) if ctx.spec_path else f"{ctx.spec.name}.yaml"
         return [NodeCommand(node=0, argv=["etb", "run", spec, "--output", run_dir(ctx)], env=env)]
     if nodes == 1 and not ctx.spec.compute.rendezvous:  # a single machine meets itself
