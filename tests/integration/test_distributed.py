@@ -2,10 +2,11 @@
 process, a killed rank stops the job fast and the run resumes, two torchrun launches on loopback
 form one job, and Ray Train runs the same training into the same run-folder layout.
 
-One spec for all: 128 training rows, batch 8 per process, global batch 16 (2 processes, or one
-process accumulating 2 micro-batches), so every optimizer step sees the same 16 examples in every
-layout. The tiny model has no dropout: each process draws its own dropout masks, so with dropout
-two layouts are equal in distribution only, not in weights.
+One spec for all: 128 training rows, `global_batch: 16` with at most 8 per process (the compiler
+makes it 2 processes x 8, or one process accumulating 2 micro-batches of 8), so every optimizer
+step sees the same 16 examples in every layout. The tiny model has no dropout: each process
+draws its own dropout masks, so with dropout two layouts are equal in distribution only, not in
+weights.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ name: dist
 data: {{train: train.tsv, validation: dev.tsv, test: test.tsv, quoting: false}}
 task: {{type: classification, text: sentence, label: label}}
 backbone: {{model: {model}}}
-train: {{epochs: 3, batch_size: 8, learning_rate: 2.0e-3, checkpoint_every: 2}}
+train: {{epochs: 3, batch_size: 8, global_batch: 16, learning_rate: 2.0e-3, checkpoint_every: 2}}
 compute: {{engine: torchrun, processes_per_node: 2, threads: 1}}
 deploy: {{package: false}}
 """
@@ -117,10 +118,11 @@ def test_ddp_trains_the_same_weights_as_one_process(project: Path, ddp_run: Path
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.spec.loader import load_spec
 
-    single = ["compute.engine=local", "compute.processes_per_node=1", "train.accumulation=2"]
+    single = ["compute.engine=local", "compute.processes_per_node=1"]
     spec = load_spec(project / "spec.yaml", single)
     plan = compile_spec(spec, spec_path=project / "spec.yaml")
-    assert plan.schedule.global_batch == 16 and plan.compute.world_size == 1
+    assert plan.compute.world_size == 1
+    assert (plan.schedule.batch_size, plan.schedule.accumulation) == (8, 2), "compiler-derived"
     assert plan.compute.sparse_embeddings, "one CPU process uses lazy embedding rows by default"
     # Lazy AdamW is a different optimizer from DDP's dense AdamW: compare like with like.
     plan = plan.model_copy(
@@ -145,8 +147,9 @@ def test_ddp_trains_the_same_weights_as_one_process(project: Path, ddp_run: Path
     assert done.returncode == 0, done.stderr.decode()[-3000:]
 
     ddp_plan = json.loads((ddp_run / "plan.json").read_text())
-    assert ddp_plan["schedule"]["global_batch"] == 16
+    assert ddp_plan["schedule"]["global_batch"] == plan.schedule.global_batch == 16
     assert ddp_plan["compute"]["world_size"] == 2
+    assert (ddp_plan["schedule"]["batch_size"], ddp_plan["schedule"]["accumulation"]) == (8, 1)
     single_metrics = json.loads((project / "single" / "metrics.json").read_text())
     ddp_metrics = json.loads((ddp_run / "metrics.json").read_text())
     assert single_metrics["steps"] == ddp_metrics["steps"] == 3 * 128 // 16
