@@ -44,13 +44,22 @@ def node_argv(
     argv = list(command.argv[1:])  # drop the program name: run it as `python -m torch...run`
     argv[-1] = str(plan_file)
     if master is not None:
-        if "--rdzv-endpoint" in argv:
-            argv[argv.index("--rdzv-endpoint") + 1] = master
+        host, port = _endpoint(master)
+        if "--master-addr" in argv:
+            argv[argv.index("--master-addr") + 1] = host
+            argv[argv.index("--master-port") + 1] = port
         else:  # one node meeting at an explicit address instead of --standalone
             argv.remove("--standalone")
-            argv[:0] = ["--nnodes", "1", "--node-rank", "0", "--rdzv-backend", "c10d",
-                        "--rdzv-endpoint", master, "--rdzv-id", plan.spec.name]  # fmt: skip
+            argv[:0] = ["--nnodes", "1", "--node-rank", "0", "--master-addr", host,
+                        "--master-port", port]  # fmt: skip
     return argv
+
+
+def _endpoint(master: str) -> tuple[str, str]:
+    host, _, port = master.rpartition(":")
+    if not host or not port.isdigit():
+        raise RunError(f"--master {master!r} is not HOST:PORT (node 0's address and a free port)")
+    return host, port
 
 
 def launch(

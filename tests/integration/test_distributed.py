@@ -1,6 +1,7 @@
 """Distributed training with real processes on CPU (gloo): DDP trains the same model as one
 process, a killed rank stops the job fast and the run resumes, two torchrun launches on loopback
-form one job, and Ray Train runs the same training into the same run-folder layout.
+form one job (and stop together when one loses a process), and Ray Train runs the same training
+into the same run-folder layout.
 
 One spec for all: 128 training rows, `global_batch: 16` with at most 8 per process (the compiler
 makes it 2 processes x 8, or one process accumulating 2 micro-batches of 8), so every optimizer
@@ -189,13 +190,15 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def _rank_pid(root: int, rank: int) -> int | None:
+def _rank_pid(root: int, rank: int, *, local_rank: int | None = None) -> int | None:
+    """The process of global `rank` among `root`'s descendants (read from its environment)."""
+    local = rank if local_rank is None else local_rank
     for pid in _descendants(root):
         try:
             environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if f"RANK={rank}".encode() in environ and b"LOCAL_RANK=" + str(rank).encode() in environ:
+        if f"RANK={rank}".encode() in environ and f"LOCAL_RANK={local}".encode() in environ:
             return pid
     return None
 
@@ -245,17 +248,18 @@ def test_a_killed_rank_stops_the_job_and_the_run_resumes(project: Path, ddp_run:
     assert _max_difference(_weights(out), _weights(ddp_run)) < 1e-5
 
 
-def test_two_nodes_on_loopback_form_one_job(project: Path, ddp_run: Path) -> None:
+def _nodes(project: Path, out: Path, *extra: str) -> list[subprocess.Popen[bytes]]:
+    """Node 0 and node 1 of a 2-node job on loopback, each its own `etb run` and torchrun."""
     master = f"127.0.0.1:{_free_port()}"
     layout = ["--set", "compute.nodes=2", "--set", "compute.processes_per_node=1"]
-    out = project / "two-nodes"
-    nodes = [
+    return [
         subprocess.Popen(
             [
                 *ETB,
                 "run",
                 "spec.yaml",
                 *layout,
+                *extra,
                 "--node-rank",
                 str(rank),
                 "--master",
@@ -270,17 +274,51 @@ def test_two_nodes_on_loopback_form_one_job(project: Path, ddp_run: Path) -> Non
         )
         for rank in (0, 1)
     ]
+
+
+def _wait(nodes: list[subprocess.Popen[bytes]], timeout: float) -> list[str]:
     try:
-        errors = [node.communicate(timeout=300)[1].decode() for node in nodes]
+        return [node.communicate(timeout=timeout)[1].decode() for node in nodes]
     finally:
         for node in nodes:
             if node.poll() is None:
                 node.kill()
-    assert [node.returncode for node in nodes] == [0, 0], "\n".join(e[-2000:] for e in errors)
+
+
+def test_two_nodes_on_loopback_lose_a_rank_then_resume(project: Path, ddp_run: Path) -> None:
+    """Two torchrun launches form one job; node 1's process dies; both nodes stop, naming
+    it; both resume and finish the model one node with two processes trains."""
+    out = project / "two-nodes"
+    nodes = _nodes(project, out)
+    try:
+        deadline = time.monotonic() + 240
+        while not list((out / "checkpoints").glob("step-*")):
+            assert all(n.poll() is None for n in nodes), _wait(nodes, 10)
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.05)
+        victim = _rank_pid(nodes[1].pid, 1, local_rank=0)
+        assert victim is not None, "rank 1 not found among node 1's processes"
+        os.kill(victim, signal.SIGSTOP)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        errors = _wait(nodes, 60)
+        stopped_after = time.monotonic() - killed_at
+    finally:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+    assert stopped_after < 60
+    assert [n.returncode != 0 for n in nodes] == [True, True]
+    assert "rank      : 1" in errors[1] and "SIGKILL" in errors[1], errors[1][-3000:]
+    assert "rank 0 lost contact with the other processes" in errors[0], errors[0][-3000:]
     plan = json.loads((out / "plan.json").read_text())
     assert plan["compute"]["nodes"] == 2 and plan["compute"]["world_size"] == 2
     assert not (project / "runs").exists(), "node 1 wrote no run folder of its own"
+
+    errors = _wait(_nodes(project, out, "--resume"), 300)
+    assert json.loads((out / "run.json").read_text())["state"] == "finished", errors
     # 2 nodes x 1 process is the same world, data order and global batch as 1 node x 2
+    assert _test_metrics(out) == pytest.approx(_test_metrics(ddp_run), abs=1e-6)
     assert _max_difference(_weights(out), _weights(ddp_run)) < 1e-5
 
 

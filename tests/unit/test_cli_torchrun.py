@@ -27,10 +27,12 @@ def test_each_node_runs_its_own_line_with_the_written_plan(tmp_path: Path) -> No
     plan = _plan(tmp_path, TWO_NODES)
     argv = node_argv(plan, Path("/tmp/p.json"), node_rank=1, master=None)
     assert argv[argv.index("--node-rank") + 1] == "1"
-    assert argv[argv.index("--rdzv-endpoint") + 1] == "h0:29500"
+    assert argv[argv.index("--master-addr") + 1 :][:3] == ["h0", "--master-port", "29500"]
     assert argv[-3:] == ["-m", "etbuilder.cli.launch", "/tmp/p.json"]
     moved = node_argv(plan, Path("/tmp/p.json"), node_rank=0, master="10.0.0.5:1234")
-    assert moved[moved.index("--rdzv-endpoint") + 1] == "10.0.0.5:1234"
+    assert moved[moved.index("--master-addr") + 1 :][:3] == ["10.0.0.5", "--master-port", "1234"]
+    with pytest.raises(RunError, match="HOST:PORT"):
+        node_argv(plan, Path("p.json"), node_rank=0, master="10.0.0.5")
 
 
 def test_a_node_rank_is_needed_and_must_exist(tmp_path: Path) -> None:
@@ -46,7 +48,7 @@ def test_one_node_meets_at_master_instead_of_standalone(tmp_path: Path) -> None:
     assert "--standalone" in node_argv(plan, Path("p.json"), node_rank=None, master=None)
     argv = node_argv(plan, Path("p.json"), node_rank=None, master="127.0.0.1:29555")
     assert "--standalone" not in argv
-    assert argv[argv.index("--rdzv-endpoint") + 1] == "127.0.0.1:29555"
+    assert argv[argv.index("--master-addr") + 1 :][:3] == ["127.0.0.1", "--master-port", "29555"]
     assert argv[argv.index("--nnodes") + 1] == "1"
 
 

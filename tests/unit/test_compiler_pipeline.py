@@ -269,7 +269,7 @@ COMPUTE = {
     "multinode": (
         "compute: {engine: torchrun, nodes: 2, processes_per_node: 4, rendezvous: 'h0:29500'}",
         [["torchrun", "--nnodes", "2", "--nproc-per-node", "4", "--node-rank", str(rank),
-          "--rdzv-backend", "c10d", "--rdzv-endpoint", "h0:29500", "--rdzv-id", "tiny",
+          "--master-addr", "h0", "--master-port", "29500",
           "-m", "etbuilder.cli.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
     ),
     "ray": (  # one driver; Ray Train starts the 2 x 4 workers where the cluster has room

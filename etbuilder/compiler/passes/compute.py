@@ -42,6 +42,8 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
             f"compute.rendezvous ({compute.rendezvous}) is where torchrun processes meet, but "
             "compute.engine local starts one process; remove it or set compute.engine: torchrun"
         )
+    if compute.engine == "torchrun" and compute.rendezvous:
+        split_endpoint(compute.rendezvous)
     if compute.nodes > 1 and not compute.rendezvous and compute.engine == "torchrun":
         raise CompileError(
             f"{compute.nodes} nodes need a meeting point: set compute.rendezvous to host:port "
@@ -101,7 +103,10 @@ def _commands(
             plan_json,
         ]
         return [NodeCommand(node=0, argv=argv, env=env)]
-    endpoint = ctx.spec.compute.rendezvous or ""
+    host, port = split_endpoint(ctx.spec.compute.rendezvous or "")
+    # --master-addr/--master-port (torchrun's static rendezvous): node R holds ranks
+    # R*ppn..R*ppn+ppn-1, so node 0 holds rank 0, which writes the run folder. (The c10d
+    # rendezvous would ignore --node-rank and number the nodes in order of arrival.)
     return [
         NodeCommand(
             node=rank,
@@ -113,12 +118,10 @@ def _commands(
                 str(ppn),
                 "--node-rank",
                 str(rank),
-                "--rdzv-backend",
-                "c10d",
-                "--rdzv-endpoint",
-                endpoint,
-                "--rdzv-id",
-                ctx.spec.name,
+                "--master-addr",
+                host,
+                "--master-port",
+                port,
                 "-m",
                 LAUNCH_MODULE,
                 plan_json,
@@ -127,3 +130,14 @@ def _commands(
         )
         for rank in range(nodes)
     ]
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str]:
+    """`host:port` -> (host, port); anything else is a CompileError naming the field."""
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CompileError(
+            f"compute.rendezvous {endpoint!r} is not host:port: write the first node's address "
+            "and a free port every node can reach, e.g. 10.0.0.1:29500"
+        )
+    return host, port
