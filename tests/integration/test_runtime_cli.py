@@ -199,21 +199,42 @@ def test_predict_output_reads_back_exactly_through_the_app(
     assert list(pd.read_csv(raw, sep="\t", dtype=str)["sentence"]) == texts
 
 
-METADATA = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from fastapi.testclient import TestClient
-import server
-print(json.dumps(TestClient(server.app).get("/v1/metadata").json()))
-"""
+def _served_metadata(app: Path) -> str:
+    """GET /v1/metadata from the app's own server, started as a user starts it."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, str(app / "server.py"), "--port", str(port), "--no-access-log"],
+        cwd=app,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/v1/metadata"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    return str(answer.read().decode("utf-8"))
+            except OSError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_the_app_discloses_no_build_path_and_no_private_environment_value(
     trained: tuple[Path, Path],
 ) -> None:
-    import subprocess
-    import sys
-
     _, run = trained
     app = run / "app"
     build_root = str(run.parent)  # the test's temporary folder: data, model, run all under it
@@ -222,13 +243,7 @@ def test_the_app_discloses_no_build_path_and_no_private_environment_value(
         for p in app.rglob("*")
         if p.is_file() and p.suffix in (".json", ".md", ".sh", ".txt")
     }
-    served = subprocess.run(
-        [sys.executable, "-c", METADATA, str(app)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "ETB_APP_DIR": str(app)},
-    ).stdout
+    served = _served_metadata(app)
     texts["/v1/metadata"] = served
     for name, text in texts.items():
         assert build_root not in text, name
