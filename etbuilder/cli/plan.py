@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from etbuilder.cli._common import SetOption, SpecArgument, load
-from etbuilder.plan import BaseStrategyPlan, DaptPlan, Plan, StrategyPlan
+from etbuilder.plan import BaseStrategyPlan, DaptPlan, Plan, StrategyPlan, lbfgs_head
 
 
 def _count(n: int) -> str:
@@ -160,11 +160,19 @@ def show(plan: Plan, console: Console) -> None:
         for i, action in enumerate(strategy.actions, 1):
             console.print(f"  {i}. {action}")
         console.print(groups_table(strategy))
-    console.print(
-        f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
-        f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, global batch {s.global_batch} "
-        f"({s.batch_size} x {s.processes} x {s.accumulation}), lr {s.learning_rate:g} {s.schedule}"
-    )
+    lbfgs = lbfgs_head(plan.strategy)
+    if lbfgs is not None:
+        console.print(
+            f"[bold]Schedule[/bold]: full-batch L-BFGS head, one fit per L2 strength "
+            f"({', '.join(f'{x:g}' for x in lbfgs.l2_grid)})"
+        )
+    else:
+        console.print(
+            f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
+            f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, global batch "
+            f"{s.global_batch} ({s.batch_size} x {s.processes} x {s.accumulation}), "
+            f"lr {s.learning_rate:g} {s.schedule}"
+        )
     console.print(estimates_table(plan))
     console.print(f"[dim]time basis: {plan.estimates.time_basis}[/dim]")
     if plan.warnings:

@@ -40,6 +40,7 @@ from etbuilder.plan.strategy import (
     ParameterGroup,
     StrategyPlan,
     final_strategy,
+    lbfgs_head,
 )
 
 __all__ = [
@@ -76,4 +77,5 @@ __all__ = [
     "StrategyPlan",
     "TaskPlan",
     "final_strategy",
+    "lbfgs_head",
 ]

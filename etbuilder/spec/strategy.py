@@ -25,6 +25,11 @@ class FeaturesStrategy(SpecModel):
     """Head trained on the cached features."""
     hidden: int = Field(default=256, ge=1)
     """Width of the MLP head's hidden layer."""
+    solver: Literal["auto", "lbfgs", "adamw"] = "auto"
+    """How the head trains: `lbfgs` solves a linear head exactly (full batch, the L2 strength
+    chosen on the validation split, no learning rate or epochs); `adamw` trains mini-batches
+    with `train:`'s learning rate and epochs. auto: lbfgs for a linear head unless
+    train.learning_rate or train.epochs is set, else adamw."""
     pooling: Literal["auto", "mean", "cls", "pooler"] = "auto"
     """Text vector the head reads: mean of the token vectors, the raw [CLS] vector, or the
     pooler (dense + tanh on [CLS]); auto pools as the backbone was trained (mean for

@@ -117,7 +117,7 @@ def int8_needs_onnx(spec: Spec, context: RuleContext) -> list[Finding]:
 def warmup_steps_are_whole(spec: Spec, context: RuleContext) -> list[Finding]:
     """A warmup of 1 or more counts steps, so it must be a whole number."""
     warmup = spec.train.warmup
-    if warmup >= 1 and warmup != int(warmup):
+    if warmup is not None and warmup >= 1 and warmup != int(warmup):
         return [
             Finding(
                 ("train", "warmup"),
