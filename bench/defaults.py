@@ -127,7 +127,9 @@ def run(dataset: Dataset, folder: Path, label: str, strategy: str, train: str) -
 
     target = folder / label.replace(" ", "_").replace("=", "")
     target.mkdir(parents=True, exist_ok=True)
-    plan = compile_spec(load_spec_text(spec_text(dataset, folder, strategy, train), base_dir=folder))
+    plan = compile_spec(
+        load_spec_text(spec_text(dataset, folder, strategy, train), base_dir=folder)
+    )
     start = time.perf_counter()
     result = run_plan(plan, target / "run", quiet=True)
     wall = time.perf_counter() - start

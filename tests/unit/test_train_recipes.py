@@ -77,7 +77,7 @@ def test_early_stopping_comes_on_with_many_chosen_epochs_unless_the_spec_says(
 ) -> None:
     plan = _plan(tmp_path / "auto", "{type: lora, r: 4}")
     assert plan.schedule.epochs >= 5 and plan.schedule.early_stopping is not None
-    value, reason, source = _decision(plan, "schedule.early_stopping")
+    _, reason, source = _decision(plan, "schedule.early_stopping")
     assert source == "default" and f"{plan.schedule.epochs} epochs" in reason
     assert "validation split of" in reason
     off = _plan(tmp_path / "off", "{type: lora, r: 4}", "{early_stopping: null}")
@@ -101,7 +101,7 @@ def test_a_linear_features_head_is_solved_with_lbfgs_unless_asked_otherwise(
     assert "train.learning_rate" in _decision(with_rate, "strategy.solver")[1]
     mlp = _plan(tmp_path / "c", STRATEGIES["features-mlp"])
     assert isinstance(mlp.strategy, FeaturesPlan) and mlp.strategy.solver == "adamw"
-    with pytest.raises(CompileError, match="strategy.head: linear"):
+    with pytest.raises(CompileError, match=r"strategy\.head: linear"):
         _plan(tmp_path / "d", "{type: features, head: mlp, solver: lbfgs}")
 
 

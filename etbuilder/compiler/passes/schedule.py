@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.context import CompileContext, Source
 from etbuilder.compiler.recipes import choose_epochs, recipe, useful_range_warning
 from etbuilder.plan import EarlyStoppingPlan, FeaturesPlan, SchedulePlan, final_strategy
 from etbuilder.spec._base import parse_duration
@@ -65,6 +65,7 @@ def plan_schedule(ctx: CompileContext) -> CompileContext:
             "L-BFGS searches its step along each direction (strong Wolfe): no rate to tune",
         )
     else:
+        epochs_source: Source
         if train.epochs is not None:
             epochs, epochs_why, epochs_source = train.epochs, "train.epochs", "spec"
         else:
@@ -136,10 +137,10 @@ def _epochs(strategy: str, steps: int, rows: int, global_batch: int) -> tuple[in
 
 def _warmup(
     value: float | None, default: float, total: int, what: str, lbfgs: bool
-) -> tuple[int, str, str]:
+) -> tuple[int, str, Source]:
     if lbfgs:
         return 0, "L-BFGS has no learning-rate schedule", "default"
-    source = "spec"
+    source: Source = "spec"
     if value is None:
         value, source = default, "default"
         if not value:
@@ -149,7 +150,9 @@ def _warmup(
         why = f"{value:g} of {total} total steps, rounded up"
     else:
         warmup = min(int(value), total)
-        why = f"{int(value)} steps" + (f", capped at the {total} total steps" if value > total else "")
+        why = f"{int(value)} steps" + (
+            f", capped at the {total} total steps" if value > total else ""
+        )
     if source == "default":
         why = f"the {what} recipe: {why}"
     return warmup, why, source
@@ -157,7 +160,7 @@ def _warmup(
 
 def _early_stopping(
     ctx: CompileContext, epochs: int, lbfgs: bool
-) -> tuple[EarlyStoppingPlan | None, str | None, str]:
+) -> tuple[EarlyStoppingPlan | None, str | None, Source]:
     """The spec's early stopping; unset, on when the compiler chose many epochs and a
     validation split can judge them."""
     train = ctx.spec.train

@@ -37,7 +37,6 @@ from etbuilder.runtime.strategies.groups import group_prefixes
 from etbuilder.runtime.strategies.lbfgs_head import fit_lbfgs
 from etbuilder.runtime.trainer_surface import Data, TrainState
 
-
 LBFGS_CHUNK = 8192
 """Pooled rows per chunk of the full-batch objective."""
 LBFGS_TOKEN_CHUNK = 256
@@ -310,7 +309,11 @@ class FeatureTrainer:
         return Outputs(values_out, loss_sum / len(encoded) if labelled and len(encoded) else None)
 
     def _evaluate(
-        self, progress: Progress, *, early_stopping: bool = True, extra: dict[str, Any] | None = None
+        self,
+        progress: Progress,
+        *,
+        early_stopping: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         data, state = self.data, self.state
         if self.validation is None or data.validation is None or data.validation_examples is None:
