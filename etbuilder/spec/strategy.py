@@ -102,7 +102,8 @@ class DaptStrategy(SpecModel):
     mlm_probability: float = Field(default=0.15, gt=0.0, lt=1.0)
     """Fraction of tokens masked."""
     learning_rate: float | None = Field(default=None, gt=0.0)
-    """Learning rate of the masked-LM phase; default: `train.learning_rate`."""
+    """Learning rate of the masked-LM phase; default: `train.learning_rate`, or full
+    fine-tuning's rate when that is unset too."""
     then: DownstreamStrategy = Field(default_factory=FinetuneStrategy)
     """The strategy trained on the task after adaptation."""
 

@@ -26,6 +26,10 @@ class TrainSpec(SpecModel):
     training rows and the batch size (the plan's `schedule.epochs` decision says how)."""
     batch_size: int = Field(default=32, ge=1, le=65536)
     """Examples per step on each process."""
+    global_batch: int | None = Field(default=None, ge=1, le=16777216)
+    """Examples per optimizer step over all processes, kept whatever the layout: the compiler
+derives the per-process batch (then `batch_size` is the most per process) and the accumulation
+steps from it and the process count. Null: batch_size x processes x accumulation."""
     learning_rate: float | None = Field(default=None, gt=0.0, le=1.0)
     """Peak learning rate of AdamW; unset: the compiler chooses it for the strategy (and a
     `features` linear head is solved exactly with L-BFGS, which needs none)."""
