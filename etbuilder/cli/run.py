@@ -72,12 +72,19 @@ def run(
     output: OutputOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Train the spec's model, evaluate it on the test split and write the run report."""
+    """Train the spec's model, evaluate it on the test split and write the run report.
+
+    A spec with `tune:` runs its search instead (as `etb tune`)."""
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.report.rundir import new_run_dir, read_plan
     from etbuilder.runtime.engine import check_runnable, run_plan
 
     loaded = load(spec, set_)
+    if loaded.tune is not None and os.environ.get("RANK") is None:
+        from etbuilder.cli.tune import tune
+
+        tune(spec, set_, output=output, resume=resume, quiet=quiet)
+        return
     if resume:
         run_dir = _resume_dir(loaded.name, output)
         plan = read_plan(run_dir)

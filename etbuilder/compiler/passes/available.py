@@ -14,11 +14,6 @@ from etbuilder.spec import Spec
 
 UNAVAILABLE: tuple[tuple[str, str], ...] = (
     (
-        "tune",
-        "`tune:` (hyper-parameter search) is not available in this version: remove the section "
-        "and set the values yourself, e.g. `--set train.learning_rate=3e-5`",
-    ),
-    (
         "compute.engine",
         "`compute.engine: ray` is not available in this version: use `compute.engine: torchrun` "
         "(one or many machines) or `local`",
@@ -35,7 +30,6 @@ UNAVAILABLE: tuple[tuple[str, str], ...] = (
 def unavailable(spec: Spec) -> list[str]:
     """The refusals that apply to `spec` (empty when it asks for nothing unavailable)."""
     asked = {
-        "tune": spec.tune is not None,
         "compute.engine": spec.compute.engine == "ray",
         "compute.parallelism": spec.compute.parallelism == "fsdp",
     }
