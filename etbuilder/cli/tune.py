@@ -41,6 +41,8 @@ JoinOption = Annotated[
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the result.")]
 
+STUDY_FILES = ("study.json", "study.db", "study.journal")
+"""A folder with one of these holds a study (--resume); a database URL is resumed by --output."""
 STUDY_PREFIX = "tune-"
 """Study folders are `runs/<name>/tune-<timestamp>/`."""
 
@@ -51,8 +53,8 @@ def study_folder(name: str, output: Path | None, resume: bool) -> Path:
     from etbuilder.report.rundir import RUNS_ROOT
 
     if output is not None:
-        if resume and not (output / "study.json").is_file():
-            raise RunError(f"nothing to resume in {output}: no study.json; run without --resume")
+        if resume and not any((output / f).is_file() for f in STUDY_FILES):
+            raise RunError(f"nothing to resume in {output}: no study there; run without --resume")
         return output
     root = Path.cwd() / RUNS_ROOT / name
     if resume:
@@ -85,7 +87,9 @@ def tune(
         )
     plan = compile_spec(loaded, spec_path=spec)
     assert plan.tune is not None
-    folder = study_folder(loaded.name, output, resume or join)
+    if join and output is None:
+        raise RunError("--join needs --output DIR: the folder of the study to join")
+    folder = study_folder(loaded.name, output, resume)
     folder.mkdir(parents=True, exist_ok=True)
     if not join:
         write_atomic(folder / "study-plan.json", plan.to_json())

@@ -91,7 +91,7 @@ def infer(
     source = SplitSource(
         name="train",
         path=str(file),
-        format=found.format,  # type: ignore[arg-type]
+        format=found.format,
         header=found.header,
         columns=found.columns,
         quoting=found.quoting,

@@ -287,10 +287,6 @@ def test_compute_layout_commands(tmp_path: Path, engine: str) -> None:
 
 
 UNAVAILABLE = {
-    "tune": (
-        "tune:\n  space:\n    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}",
-        "`tune:`",
-    ),
     "ray": ("compute: {engine: ray, processes_per_node: 4}", "`compute.engine: ray`"),
     "fsdp": (
         "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",

@@ -14,6 +14,7 @@ from etbuilder.errors import RunError
 from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.runtime.tune import outputs
 from etbuilder.runtime.tune.study import open_study, work, write_study_record
+from etbuilder.runtime.tune.trial import TRIAL_SPEC
 
 
 @dataclass
@@ -98,7 +99,7 @@ def finish_study(opened: Any, folder: Path, dashboard: str | None, wall_s: float
     table = format_rows(rows)
     files = {"trials.csv": csv_text}
     best_run = Path(summary.best_run) if summary.best_run else None
-    if best_run is not None and (best_run / "spec.yaml").is_file():
+    if best_run is not None and (best_run / TRIAL_SPEC).is_file():
         files["best.yaml"] = outputs.best_yaml(best_run, dashboard)
     outputs.write_outputs(folder, files)
     plots = outputs.write_plots(study, folder) if study.trials else []
@@ -118,7 +119,7 @@ def finish_study(opened: Any, folder: Path, dashboard: str | None, wall_s: float
 def trial_rows(study: Any, tune: Any) -> list[tuple[str, ...]]:
     """The trials as table rows, a header first (report.md and the CLI show them)."""
     rows: list[tuple[str, ...]] = [("#", "state", tune.metric, "values", "note")]
-    for trial in study.trials:
+    for trial in outputs.started(study):
         attrs = trial.user_attrs
         note = (
             attrs.get("failure")

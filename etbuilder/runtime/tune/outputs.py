@@ -14,7 +14,7 @@ from typing import Any
 from etbuilder.errors import RunError
 from etbuilder.plan import TunePlan
 from etbuilder.report.rundir import write_atomic
-from etbuilder.runtime.tune.trial import FAILURE, RETRY_OF, SKIPPED
+from etbuilder.runtime.tune.trial import FAILURE, RETRY_OF, SKIPPED, TRIAL_SPEC
 
 PLOTS = (
     ("optimization_history", "plot_optimization_history"),
@@ -49,20 +49,28 @@ class StudySummary:
         return dict(self.__dict__)
 
 
+def started(study: Any) -> list[Any]:
+    """The trials that started (not those still queued when the study ended)."""
+    return [t for t in study.trials if t.state.name != "WAITING"]
+
+
 def state_of(trial: Any) -> str:
-    """complete, pruned, skipped (did not fit the budget), failed or running."""
+    """complete, pruned, skipped (did not fit the budget), failed, waiting or running."""
     if trial.state.name == "PRUNED":
         return "skipped" if SKIPPED in trial.user_attrs else "pruned"
-    return {"COMPLETE": "complete", "FAIL": "failed"}.get(trial.state.name, "running")
+    return {"COMPLETE": "complete", "FAIL": "failed", "WAITING": "waiting"}.get(
+        trial.state.name, "running"
+    )
 
 
 def summarize(study: Any) -> StudySummary:
     """Count the trials and find the best one."""
-    summary = StudySummary(trials=len(study.trials))
+    trials = started(study)
+    summary = StudySummary(trials=len(trials))
     reasons: Counter[str] = Counter()
     written: list[float] = []
     hits = 0
-    for trial in study.trials:
+    for trial in trials:
         state = state_of(trial)
         if state in ("complete", "pruned", "skipped", "failed"):
             setattr(summary, state, getattr(summary, state) + 1)
@@ -112,7 +120,7 @@ def trials_csv(study: Any, tune: TunePlan) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)
-    for trial in study.trials:
+    for trial in started(study):
         attrs = trial.user_attrs
         reason = attrs.get(FAILURE) or attrs.get(SKIPPED) or _pruned_at(trial)
         writer.writerow(
@@ -141,7 +149,7 @@ def _pruned_at(trial: Any) -> str:
 
 def best_yaml(best_run: Path, dashboard: str | None) -> str:
     """The best trial's spec (no `tune:`), which `etb run` reproduces, with a header."""
-    text = (best_run / "spec.yaml").read_text(encoding="utf-8")
+    text = (best_run / TRIAL_SPEC).read_text(encoding="utf-8")
     header = [
         "# The best trial of `etb tune`: run it again with `etb run best.yaml`.",
         f"# Trial folder: {best_run}",
@@ -156,8 +164,10 @@ def write_plots(study: Any, folder: Path) -> list[str]:
     import warnings
 
     import matplotlib
+    import optuna
 
     matplotlib.use("Agg")
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # "no complete trials yet" is not news
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as plots
 

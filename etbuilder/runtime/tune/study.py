@@ -133,8 +133,8 @@ def _spent(study: Any) -> float:
 
 
 def warm_start(opened: Study) -> None:
-    """Trial 0 is the spec's own values; then one trial per other strategy choice, cheapest
-    first by the compiler's estimate (when the sampler is not a grid)."""
+    """Trial 0 is the spec's own values; then one trial per other strategy choice (with the
+    spec's other values), cheapest first by the compiler's estimate (not for a grid)."""
     tune, study = opened.context.tune, opened.study
     base = {
         d.path: d.base
@@ -144,10 +144,11 @@ def warm_start(opened: Study) -> None:
     }
     if tune.sampler == "grid":
         return
-    if base:
-        study.enqueue_trial(base, user_attrs={"warm_start": "the spec's own values"})
     kinds = next((d for d in tune.space if d.path == "strategy.type"), None)
-    if kinds is None:
+    own = base if kinds is None or "strategy.type" in base else {}
+    if own:
+        study.enqueue_trial(own, user_attrs={"warm_start": "the spec's own values"})
+    if kinds is None or tune.trials < 2:
         return
     costs = []
     for kind in kinds.choices or []:
@@ -157,11 +158,11 @@ def warm_start(opened: Study) -> None:
             p: v for p, v in base.items() if p != "strategy.type" and _knob_applies(tune, p, kind)
         }
         try:
-            plan = compile_trial(opened.context, values)
+            plan, _ = compile_trial(opened.context, values)
         except Exception:  # an impossible member: let the sampler find out, once
             continue
         costs.append((plan.estimates.seconds_total, str(kind), values))
-    for seconds, kind, values in sorted(costs):
+    for seconds, kind, values in sorted(costs)[: tune.trials - (1 if own else 0)]:
         study.enqueue_trial(values, user_attrs={"warm_start": f"{kind}: ~{seconds:.0f} s"})
 
 
@@ -196,13 +197,15 @@ def _done_grid(study: Any, tune: TunePlan) -> bool:
 
 
 def _counted(trials: list[Any]) -> int:
-    """Trials that count toward `tune.trials`: all but those never trained for the budget and
-    those whose dead process was retried."""
+    """Trials started that count toward `tune.trials`: all but those still waiting in the
+    queue, those never trained for the budget, and those whose dead process was retried."""
     retried = {t.user_attrs.get(RETRY_OF) for t in trials}
     return sum(
         1
         for t in trials
-        if SKIPPED not in t.user_attrs and not (t.state.name == "FAIL" and t.number in retried)
+        if t.state.name != "WAITING"
+        and SKIPPED not in t.user_attrs
+        and not (t.state.name == "FAIL" and t.number in retried)
     )
 
 

@@ -64,29 +64,39 @@ def sample(trial: Any, tune: TunePlan) -> dict[str, Any]:
     return chosen
 
 
-def trial_spec(spec: Spec, values: dict[str, Any], spec_path: Path | None) -> Spec:
-    """`spec` without `tune:`, with `values` written in, validated like a spec file."""
+TRIAL_SPEC = "trial.yaml"
+"""In a trial's run folder: its spec as written (the user's keys and the sampled values only),
+which `etb run` reproduces; best.yaml is the best trial's copy."""
+
+
+def trial_yaml(spec: Spec, values: dict[str, Any]) -> str:
+    """`spec` without `tune:`, with `values` written in: only the keys the user wrote or the
+    trial sampled, so defaults of one strategy never leak into another."""
     import yaml
 
+    data = spec.model_dump(mode="json", exclude_unset=True)
+    data.pop("tune", None)
+    return yaml.safe_dump(apply_values(data, values), sort_keys=False, allow_unicode=True)
+
+
+def trial_spec(text: str, spec_path: Path | None) -> Spec:
+    """The trial's spec, validated like a spec file."""
     from etbuilder.spec.loader import load_spec_text
 
-    data = spec.model_dump(mode="json", exclude_none=True)
-    data.pop("tune", None)
-    text = yaml.safe_dump(apply_values(data, values), sort_keys=False, allow_unicode=True)
     base = spec_path.parent if spec_path is not None else None
     return load_spec_text(text, file="<trial>", base_dir=base)
 
 
-def compile_trial(ctx: TrialContext, values: dict[str, Any]) -> Plan:
-    """The trial's plan (its spec validated and compiled before any training)."""
+def compile_trial(ctx: TrialContext, values: dict[str, Any]) -> tuple[Plan, str]:
+    """The trial's plan (its spec validated and compiled before any training) and spec text."""
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.runtime.engine import check_runnable
 
-    plan = compile_spec(
-        trial_spec(ctx.spec, values, ctx.spec_path), hardware=ctx.hardware, spec_path=ctx.spec_path
-    )
+    text = trial_yaml(ctx.spec, values)
+    spec = trial_spec(text, ctx.spec_path)
+    plan = compile_spec(spec, hardware=ctx.hardware, spec_path=ctx.spec_path)
     check_runnable(plan)
-    return plan
+    return plan, text
 
 
 def objective(ctx: TrialContext) -> Callable[[Any], float]:
@@ -101,7 +111,7 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         trial.set_user_attr("pid_start", process_start(os.getpid()))
         try:
             values = sample(trial, ctx.tune)
-            plan = compile_trial(ctx, values)
+            plan, text = compile_trial(ctx, values)
         except SpecError as error:
             raise _fail(trial, f"invalid combination: {_first_line(error)}") from None
         except EtbError as error:
@@ -118,18 +128,21 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         ctx.misfits = 0
         if left is not None:
             plan = _capped(plan, left)
-        return _train(trial, ctx, plan)
+        return _train(trial, ctx, plan, text)
 
     return run_trial
 
 
-def _train(trial: Any, ctx: TrialContext, plan: Plan) -> float:
+def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
     import optuna
 
+    from etbuilder.report.rundir import write_atomic
     from etbuilder.runtime.engine import run_plan
 
     metric = ctx.tune.metric
     run_dir = ctx.folder / "trials" / f"{trial.number:04d}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / TRIAL_SPEC, text)
     trial.set_user_attr("run_dir", str(run_dir))
     evaluations = {"n": 0}
 
