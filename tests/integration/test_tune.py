@@ -269,3 +269,57 @@ def test_two_workers_share_one_study_without_duplicated_or_lost_trials(
     assert main(["tune", str(spec), "--output", str(study), "--resume", "--quiet"]) == 0
     assert len(optuna_trials(study, "journal")) == 6, "a finished study starts no more trials"
     assert len(trials_of(study)) == 6
+
+
+def test_init_then_run_searches_on_columns_it_has_never_seen(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = (DATA / "sst2_glue" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:121]
+    records = [
+        {"opinion": line.rsplit("\t", 1)[0], "verdict": ["bad", "good"][int(line[-1])]}
+        for line in rows
+    ]
+    data = tmp_path / "opinions.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    app = tmp_path / "app"
+    assert main(["init", "--data", str(data), "--budget", "5m", str(app)]) == 0
+    spec = yaml.safe_load((app / "spec.yaml").read_text(encoding="utf-8"))
+    assert spec["task"] == {"type": "classification", "text": "opinion", "label": "verdict"}
+    overrides = [
+        f"backbone.model={project / 'tiny'}",
+        "backbone.max_length=32",
+        "tune.trials=2",
+        "deploy.package=false",
+    ]
+    sets = [arg for item in overrides for arg in ("--set", item)]
+    study = tmp_path / "study"
+    assert main(["run", str(app / "spec.yaml"), *sets, "--output", str(study), "-q"]) == 0
+    assert "best: trial" in capsys.readouterr().out
+    rows_out = trials_of(study)
+    assert len(rows_out) == 2 and rows_out[0]["strategy.type"] == "finetune", "trial 0: own values"
+    assert (study / "best.yaml").is_file()
+
+
+def test_a_pruned_trial_stops_its_run_at_the_evaluation_and_says_so(
+    project: Path, tmp_path: Path
+) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.runtime.result import RunStopped
+    from etbuilder.spec.loader import load_spec
+
+    spec = write_spec(project, tmp_path, CONDITIONAL, epochs=4)
+    plan = compile_spec(load_spec(spec, ["strategy.type=finetune"]), spec_path=spec)
+    seen: list[dict[str, Any]] = []
+
+    def prune_at_second(record: dict[str, Any]) -> None:
+        seen.append(record)
+        if len(seen) == 2:
+            raise RunStopped("pruned at evaluation 2")
+
+    with pytest.raises(RunStopped):
+        run_plan(plan, tmp_path / "run", quiet=True, on_eval=prune_at_second)
+    assert [r["epoch"] for r in seen] == [1.0, 2.0]
+    assert all("validation/accuracy" in r for r in seen)
+    status = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert status["state"] == "stopped" and status["stopped"] == "pruned at evaluation 2"
