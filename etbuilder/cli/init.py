@@ -59,6 +59,16 @@ def init(
         raise RunError("etb init needs --data FILE: the data file to build the spec for")
     if not re.match(DURATION_PATTERN, budget):
         raise RunError(f"--budget {budget!r} is not a duration: write e.g. 90s, 10m or 1.5h")
+    if task is not None:
+        from typing import get_args
+
+        from etbuilder.spec._hints import did_you_mean
+        from etbuilder.spec.task import TaskType
+
+        allowed = [str(t) for t in get_args(TaskType)]
+        if task not in allowed:
+            hint = did_you_mean(task, allowed) or f"one of: {', '.join(allowed)}"
+            raise RunError(f"--task {task!r} is not a task type; {hint}")
     target = folder / SPEC_FILE
     if target.exists() and not force:
         raise RunError(f"{target} exists: keep it, or pass --force to overwrite it")

@@ -21,6 +21,24 @@ from etbuilder.data.table import Table
 from etbuilder.errors import DataError
 from etbuilder.plan import SplitSource
 from etbuilder.spec.data import EXTENSION_FORMATS
+from etbuilder.spec.task import (
+    ClassificationTask,
+    MultilabelTask,
+    NerTask,
+    PairClassificationTask,
+    RegressionTask,
+)
+
+
+def _tag(model: Any) -> str:
+    return str(model.model_fields["type"].default)
+
+
+CLASSIFICATION, PAIR, MULTILABEL, REGRESSION, NER = (
+    _tag(m)
+    for m in (ClassificationTask, PairClassificationTask, MultilabelTask, RegressionTask, NerTask)
+)
+"""The task types inference chooses between, as the spec's task models name them."""
 
 SAMPLE_ROWS = 20000
 """Rows read to infer from (the first ones)."""
@@ -239,7 +257,7 @@ def _choose_task(
                 hint="pass one of those names",
             )
     lists = [c for c in columns if c.kind == "list"]
-    if len(lists) >= 2 and label is None and task in (None, "ner"):
+    if len(lists) >= 2 and label is None and task in (None, NER):
         _ner_from_lists(found, lists)
         return
     label_column = by_name[label] if label else _pick_label(found, columns, text)
@@ -251,14 +269,14 @@ def _choose_task(
     kind = task or _task_kind(found, label_column, len(text_columns))
     names = [c.name for c in text_columns]
     spec_text: str | list[str] = names[0] if len(names) == 1 else names[:2]
-    if kind == "pair_classification" and len(names) < 2:
+    if kind == PAIR and len(names) < 2:
         raise DataError(
             "a pair task needs two text columns, the file has one text-like column",
             file=str(found.path),
             hint="pass --text FIRST --text SECOND",
         )
     found.task = {"type": kind, "text": spec_text, "label": label_column.name}
-    if kind == "multilabel":
+    if kind == MULTILABEL:
         found.task["separator"] = _separator(label_column) or ","
 
 
@@ -322,11 +340,11 @@ def _task_kind(found: Inference, label: Column, texts: int) -> str:
     pair = texts >= 2
     if label.kind == "float":
         found.because("task.type", f"{label.name} holds fractional numbers: regression")
-        return "regression"
+        return REGRESSION
     if label.kind in ("integer", "id"):
         if label.distinct <= MAX_CLASSES_NUMERIC:
             values = sorted({str(v).strip() for v in label.values if v not in (None, "")})
-            kind = "pair_classification" if pair else "classification"
+            kind = PAIR if pair else CLASSIFICATION
             shown = ", ".join(values[:10])
             found.because(
                 "task.type",
@@ -338,12 +356,12 @@ def _task_kind(found: Inference, label: Column, texts: int) -> str:
             )
             return kind
         found.because("task.type", f"{label.name} holds {label.distinct} distinct numbers")
-        return "regression"
+        return REGRESSION
     separator = _separator(label)
     if separator is not None:
         found.because("task.type", f"{label.name} lists several labels separated by {separator!r}")
-        return "multilabel"
-    kind = "pair_classification" if pair else "classification"
+        return MULTILABEL
+    kind = PAIR if pair else CLASSIFICATION
     shape = "2 classes (binary)" if label.distinct == 2 else f"{label.distinct} classes"
     found.because("task.type", f"{label.name} holds {shape}")
     return kind
@@ -369,7 +387,7 @@ def _ner_from_conll(found: Inference, file: Path) -> Inference:
     found.rows = len(table)
     tags = {t for row in table.data["tags"] for t in row}
     found.because("data.format", "one token and its tag per line, blank lines between sentences")
-    found.task = {"type": "ner"}
+    found.task = {"type": NER}
     found.because(
         "task.type", f"a tag per token ({len(tags)} tags, e.g. {', '.join(sorted(tags)[:4])})"
     )
@@ -383,7 +401,7 @@ def _ner_from_lists(found: Inference, lists: list[Column]) -> None:
             tokens = column
         if column.name.lower() in ("tags", "labels", "ner_tags"):
             tags = column
-    found.task = {"type": "ner", "tokens": tokens.name, "tags": tags.name}
+    found.task = {"type": NER, "tokens": tokens.name, "tags": tags.name}
     found.because("task.type", f"{tokens.name} and {tags.name} are lists: a tag per token")
 
 
