@@ -80,7 +80,14 @@ def run(
     from etbuilder.runtime.engine import check_runnable, run_plan
 
     loaded = load(spec, set_)
-    if loaded.tune is not None and os.environ.get("RANK") is None:
+    if loaded.tune is not None:
+        from etbuilder.errors import RunError
+
+        if os.environ.get("RANK") is not None:
+            raise RunError(
+                "a spec with `tune:` runs its search with `etb tune` (--workers N shares it on "
+                "one machine), not under a distributed launcher; remove `tune:` to train once"
+            )
         from etbuilder.cli.tune import tune
 
         tune(spec, set_, output=output, resume=resume, quiet=quiet)

@@ -140,3 +140,30 @@ def test_etb_plan_shows_the_study(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "Study: tpe sampler, median pruner" in out
     assert "strategy.type in lora" in out
+
+
+def test_each_sampler_and_pruner_is_the_optuna_one_it_names(tmp_path: Path) -> None:
+    import optuna
+
+    from etbuilder.runtime.tune.search import grid_values, make_pruner, make_sampler
+
+    plan = compile_project(tmp_path, _spec(CONDITIONAL), {"train.csv": classification_csv()})
+    assert plan.tune is not None
+    samplers = {
+        "tpe": optuna.samplers.TPESampler,
+        "random": optuna.samplers.RandomSampler,
+        "cmaes": optuna.samplers.CmaEsSampler,
+        "grid": optuna.samplers.GridSampler,
+    }
+    for name, cls in samplers.items():
+        assert isinstance(make_sampler(plan.tune.model_copy(update={"sampler": name}), 3), cls)
+    pruners = {
+        "median": optuna.pruners.MedianPruner,
+        "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+        "hyperband": optuna.pruners.HyperbandPruner,
+        "none": optuna.pruners.NopPruner,
+    }
+    for name, cls in pruners.items():
+        assert isinstance(make_pruner(plan.tune.model_copy(update={"pruner": name})), cls)
+    r = next(d for d in plan.tune.space if d.path == "strategy.r")
+    assert grid_values(r) == [4, 8, 12, 16]

@@ -113,10 +113,10 @@ def open_study(
         if not study.trials:
             study.set_user_attr("started", time.time())
             warm_start(opened)
-        elif not resume and _counted(study.trials) >= tune.trials and workers == 1:
+        elif not resume and storage.kind in ("sqlite", "journal"):
             raise RunError(
-                f"{folder} already holds a finished study; continue it with --resume or "
-                "choose another --output"
+                f"{folder} already holds a study; continue it with --resume, or choose another "
+                "--output"
             )
     if tune.budget_s is not None:
         context.deadline = time.time() + tune.budget_s - _spent(study)
@@ -200,6 +200,7 @@ def _counted(trials: list[Any]) -> int:
     """Trials started that count toward `tune.trials`: all but those still waiting in the
     queue, those never trained for the budget, and those whose dead process was retried."""
     retried = {t.user_attrs.get(RETRY_OF) for t in trials}
+    retried |= {t.system_attrs.get("failed_trial") for t in trials}  # optuna's heartbeat retry
     return sum(
         1
         for t in trials
