@@ -132,11 +132,23 @@ def tune(
     if result.dashboard:
         lines.append(f"dashboard: {result.dashboard}")
     typer.echo("\n".join(lines))
-    if plan.deploy.package and result.best_run is not None:
+    packaged = result.best_run
+    if plan.tune.refit == "train+validation" and packaged is not None:
+        import json
+
+        from etbuilder.runtime.tune.refit import refit
+
+        echo("retraining the best configuration on train + validation (tune.refit)")
+        packaged = refit(packaged, folder, quiet=quiet)
+        metrics = json.loads((packaged / "metrics.json").read_text(encoding="utf-8"))
+        value = (metrics.get("test") or {}).get(plan.task.metric)
+        shown = f", test {plan.task.metric} {value:.4f}" if isinstance(value, float) else ""
+        typer.echo(f"refit: {packaged}{shown}")
+    if plan.deploy.package and packaged is not None:
         from etbuilder.package.builder import build_app
 
         echo("packaging the best trial (deploy.package: false skips this)")
-        typer.echo(f"app: {build_app(result.best_run, out=folder / 'app')}")
+        typer.echo(f"app: {build_app(packaged, out=folder / 'app')}")
 
 
 def _print_table(rows: list[tuple[str, ...]], quiet: bool) -> None:

@@ -52,5 +52,8 @@ class TunePlan(PlanModel):
     """The compiler's time estimate of the spec's own configuration (trial 0)."""
     storage: str
     """`sqlite` (a file in the study folder), `journal`, `memory`, or a database URL."""
+    refit: Literal["none", "train+validation"] = "none"
+    """What is packaged: the best trial's model, or the best configuration retrained on train
+    and validation together."""
     grid_size: int | None = None
     """Configurations of a grid search (its trials are at most this many)."""

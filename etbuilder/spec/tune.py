@@ -119,6 +119,10 @@ class TuneSpec(SpecModel):
     """Where the study is kept: default a SQLite file in the study folder (resumable);
     `journal` a journal file there (safe for parallel workers); `memory` nowhere (no resume);
     or any SQLAlchemy URL (`postgresql://...`) that workers on other machines can join."""
+    refit: Literal["none", "train+validation"] = "none"
+    """After the search: `none` tests and packages the best trial's own model;
+    `train+validation` retrains the best configuration on the training and validation rows
+    together, for the best trial's number of epochs, then tests and packages that model."""
     space: dict[str, SearchRange] = Field(min_length=1)
     """Search space: dotted spec paths (e.g. `train.learning_rate`) to ranges. Knobs of one
     strategy (`strategy.r`) are sampled only in trials where `strategy.type` picks it."""

@@ -323,3 +323,29 @@ def test_a_pruned_trial_stops_its_run_at_the_evaluation_and_says_so(
     assert all("validation/accuracy" in r for r in seen)
     status = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
     assert status["state"] == "stopped" and status["stopped"] == "pruned at evaluation 2"
+
+
+def test_refit_retrains_the_best_configuration_on_train_and_validation(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tune = """  trials: 2
+  storage: memory
+  refit: train+validation
+  space:
+    strategy.type: {choice: [features]}
+    train.learning_rate: {log_uniform: [1.0e-3, 1.0e-1]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=2)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    assert f"refit: {study / 'refit'}" in capsys.readouterr().out
+    record = json.loads((study / "study.json").read_text(encoding="utf-8"))["summary"]
+    best = json.loads((Path(record["best_run"]) / "metrics.json").read_text(encoding="utf-8"))
+    refit = json.loads((study / "refit" / "metrics.json").read_text(encoding="utf-8"))
+    assert refit["test"]["n"] == best["test"]["n"], "the same test rows"
+    assert "validation" not in refit
+    refit_spec = yaml.safe_load((study / "refit.yaml").read_text(encoding="utf-8"))
+    assert refit_spec["train"]["epochs"] == max(1, int(-(-best["best_epoch"] // 1)))
+    trained = (study / "refit-data" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    plan = json.loads((Path(record["best_run"]) / "plan.json").read_text(encoding="utf-8"))
+    rows = {p["name"]: p["rows"] for p in plan["data"]["profiles"]}
+    assert len(trained) == rows["train"] + rows["validation"]

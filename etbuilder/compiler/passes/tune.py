@@ -48,6 +48,7 @@ def plan_tune(ctx: CompileContext) -> CompileContext:
         seconds_per_trial=round(seconds, 1),
         storage=tune.storage or "sqlite",
         grid_size=grid,
+        refit=tune.refit,
     )
     why = (
         f"{tune.budget} / {seconds:.0f} s estimated for the spec's own configuration"
