@@ -71,6 +71,7 @@ def run_plan(
     `RunStopped` from it ends the run as `stopped` (a pruned trial)."""
     check_runnable(plan)
     accelerator = setup.make_accelerator(plan)
+    plan = setup.shared_plan(accelerator, plan)
     run_dir = setup.shared_path(accelerator, run_dir)
     main = accelerator.is_main_process
     if main:

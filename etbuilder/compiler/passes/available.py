@@ -14,11 +14,6 @@ from etbuilder.spec import Spec
 
 UNAVAILABLE: tuple[tuple[str, str], ...] = (
     (
-        "compute.engine",
-        "`compute.engine: ray` is not available in this version: use `compute.engine: torchrun` "
-        "(one or many machines) or `local`",
-    ),
-    (
         "compute.parallelism",
         "`compute.parallelism: fsdp` is not available in this version: the runtime trains "
         "with DDP; use `compute.parallelism: ddp`",
@@ -30,7 +25,6 @@ UNAVAILABLE: tuple[tuple[str, str], ...] = (
 def unavailable(spec: Spec) -> list[str]:
     """The refusals that apply to `spec` (empty when it asks for nothing unavailable)."""
     asked = {
-        "compute.engine": spec.compute.engine == "ray",
         "compute.parallelism": spec.compute.parallelism == "fsdp",
     }
     return [message for field, message in UNAVAILABLE if asked[field]]
