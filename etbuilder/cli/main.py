@@ -27,11 +27,13 @@ from etbuilder import __version__
 from etbuilder.cli._common import report
 
 COMMANDS: dict[str, str] = {
+    "init": "etbuilder.cli.init:init",
     "validate": "etbuilder.cli.validate:validate",
     "schema": "etbuilder.cli.schema:schema",
     "plan": "etbuilder.cli.plan:plan",
     "models": "etbuilder.cli.models:models",
     "run": "etbuilder.cli.run:run",
+    "tune": "etbuilder.cli.tune:tune",
     "evaluate": "etbuilder.cli.evaluate:evaluate",
     "predict": "etbuilder.cli.predict:predict",
     "package": "etbuilder.cli.package:package",

@@ -42,6 +42,7 @@ from etbuilder.plan.strategy import (
     final_strategy,
     lbfgs_head,
 )
+from etbuilder.plan.tune import TuneCondition, TuneDimension, TunePlan
 
 __all__ = [
     "PLAN_VERSION",
@@ -76,6 +77,9 @@ __all__ = [
     "SplitSource",
     "StrategyPlan",
     "TaskPlan",
+    "TuneCondition",
+    "TuneDimension",
+    "TunePlan",
     "final_strategy",
     "lbfgs_head",
 ]

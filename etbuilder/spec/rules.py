@@ -29,7 +29,6 @@ from etbuilder.spec.training_rules import (
     early_stopping_needs_validation,
     fp16_needs_gpu,
     fsdp_needs_processes,
-    int8_needs_onnx,
     multi_node_needs_launcher,
     rendezvous_is_host_port,
     warmup_steps_are_whole,
@@ -188,7 +187,13 @@ def hidden_needs_mlp_head(spec: Spec, context: RuleContext) -> list[Finding]:
         for key in path:
             raw = raw.get(key) if isinstance(raw, dict) else None
         written = isinstance(raw, dict) and "hidden" in raw
-        if isinstance(strategy, FeaturesStrategy) and strategy.head == "linear" and written:
+        default = FeaturesStrategy.model_fields["hidden"].default
+        if (
+            isinstance(strategy, FeaturesStrategy)
+            and strategy.head == "linear"
+            and written
+            and strategy.hidden != default  # a resolved spec writes the default out: harmless
+        ):
             findings.append(
                 Finding(
                     (*path, "hidden"),
@@ -311,7 +316,6 @@ RULES: list[Rule] = [
     classifier_has_two_labels,
     early_stopping_needs_validation,
     embedding_loss_fits,
-    int8_needs_onnx,
     warmup_steps_are_whole,
     lora_targets_not_empty,
     tune_space_fits,
