@@ -135,3 +135,13 @@ def test_a_rate_far_outside_the_useful_range_is_a_warning_naming_the_default(
     assert plan.schedule.learning_rate == rate  # warned, not overridden
     inside = _plan(tmp_path / "ok", strategy, f"{{learning_rate: {RECIPES[kind].learning_rate}}}")
     assert not [w for w in inside.warnings if w.code == "learning_rate_range"]
+
+
+def test_a_refit_keeps_an_lbfgs_head_on_its_solver() -> None:
+    """Refit pins the best trial's epochs; for an L-BFGS head it writes the solver instead
+    (epochs in the spec would switch the head to AdamW)."""
+    from etbuilder.runtime.tune.refit import _pin_lbfgs
+
+    assert _pin_lbfgs({"type": "features"}) == {"type": "features", "solver": "lbfgs"}
+    dapt = _pin_lbfgs({"type": "dapt", "steps": 5, "then": {"type": "features"}})
+    assert dapt["then"] == {"type": "features", "solver": "lbfgs"} and dapt["steps"] == 5
