@@ -1,7 +1,7 @@
 """The import contracts in pyproject.toml hold, and they would catch an upward import.
 
 `make lint` runs `lint-imports`; these tests run it too, so `make test` (and CI) keep the layers:
-cli -> package -> runtime -> report -> compiler -> (data | zoo | hardware) -> plan -> spec ->
+cli -> package -> runtime -> report -> compiler -> (data | zoo | hardware | gallery) -> plan -> spec ->
 (errors | atomic), the stand-alone app template, and the torch-free floors.
 """
 
