@@ -214,7 +214,9 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
-def copy_template(name: str, dest: Path, *, force: bool = False, root: Path | None = None) -> Template:
+def copy_template(
+    name: str, dest: Path, *, force: bool = False, root: Path | None = None
+) -> Template:
     """Copy template `name` into the folder `dest`, ready to run from there.
 
     The data come along; the spec's schema line and the README's commands are rewritten for the

@@ -51,8 +51,8 @@ EXIT_CODES: tuple[tuple[type[EtbError], int], ...] = (
     (EtbError, 1),
 )
 """The process exit code of each error etbuilder raises on purpose: 2 for what the user can fix
-(the spec, the data, the backbone, the run folder, a missing extra, a template), 1 otherwise; 130 when
-interrupted."""
+(the spec, the data, the backbone, the run folder, a missing extra, a template), 1 otherwise;
+130 when interrupted."""
 
 DEBUG_VARIABLE = "ETB_DEBUG"
 """Set to 1 to see the traceback of an internal error."""

@@ -29,7 +29,9 @@ ForceOption = Annotated[
 ]
 
 
-def init(directory: DirArgument, template: TemplateOption = None, force: ForceOption = False) -> None:
+def init(
+    directory: DirArgument, template: TemplateOption = None, force: ForceOption = False
+) -> None:
     """Start a project: copy a gallery template into a new folder that runs as it is."""
     from etbuilder.errors import TemplateError
     from etbuilder.gallery import copy_template, run_commands

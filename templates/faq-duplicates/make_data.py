@@ -31,7 +31,9 @@ def by_intent(path: Path) -> dict[str, list[str]]:
 
 
 def related(intents: list[str]) -> dict[str, list[str]]:
-    words = {i: set(i.lower().strip("?").split("_")) - {"or", "my", "by", "to", "of"} for i in intents}
+    words = {
+        i: set(i.lower().strip("?").split("_")) - {"or", "my", "by", "to", "of"} for i in intents
+    }
     return {
         i: [j for j in intents if j != i and words[i] & words[j]] or [j for j in intents if j != i]
         for i in intents

@@ -20,8 +20,20 @@ from pathlib import Path
 SEED = 13
 SIZES = {"train": 600, "validation": 150, "test": 300}
 HELD_OUT = 4
-PRODUCTS = ["blender", "jacket", "phone case", "coffee beans", "desk lamp", "running shoes",
-            "headphones", "cookware set", "backpack", "printer ink", "yoga mat", "kettle"]
+PRODUCTS = [
+    "blender",
+    "jacket",
+    "phone case",
+    "coffee beans",
+    "desk lamp",
+    "running shoes",
+    "headphones",
+    "cookware set",
+    "backpack",
+    "printer ink",
+    "yoga mat",
+    "kettle",
+]
 TOPICS: dict[str, list[str]] = {
     "delivery": [
         "the {p} arrived three days later than promised",
@@ -132,8 +144,16 @@ TOPICS: dict[str, list[str]] = {
         "the gift wrapping I paid for was missing",
     ],
 }
-OPENERS = ["", "", "Ordered a {p}. ", "Second order here. ", "Honestly, ", "Quick review: ",
-           "Bought a {p} for my son. ", "Not my first purchase. "]
+OPENERS = [
+    "",
+    "",
+    "Ordered a {p}. ",
+    "Second order here. ",
+    "Honestly, ",
+    "Quick review: ",
+    "Bought a {p} for my son. ",
+    "Not my first purchase. ",
+]
 JOINERS = [". ", ", and ", ". Also, ", "; ", ". On top of that, ", ", but "]
 
 

@@ -132,7 +132,9 @@ def test_short_run_of_template_ends_in_an_app_that_answers(
         done = run_plan(compile_spec(spec, spec_path=teacher), tmp_path / "teacher", quiet=True)
         assert done.state == "finished"
     overrides = _tiny_overrides(spec_path, tiny_backbone)
-    spec = load_spec(spec_path, overrides=overrides + _teacher_override(spec_path, tmp_path / "teacher"))
+    spec = load_spec(
+        spec_path, overrides=overrides + _teacher_override(spec_path, tmp_path / "teacher")
+    )
     plan = compile_spec(spec, spec_path=spec_path)
     result = run_plan(plan, tmp_path / "run", quiet=True)
     assert result.state == "finished"
