@@ -26,6 +26,14 @@ def package(
         str | None,
         typer.Option(help="Override deploy.quantization: auto, int8 or none.", show_default=False),
     ] = None,
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            help="Override deploy.formats: extra formats in the app, comma-separated "
+            "(torch, onnx), or none.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Build the app folder and archive of a finished run (ONNX fp32/int8, server, model card)."""
     import json
@@ -35,7 +43,10 @@ def package(
 
     if quantization not in (None, "auto", "int8", "none"):
         raise RunError(f"--quantization {quantization!r}: use auto, int8 or none")
-    app = build_app(run, out=output, quantization=quantization)
+    extra = None
+    if formats is not None:
+        extra = [f.strip() for f in formats.split(",") if f.strip() and f.strip() != "none"]
+    app = build_app(run, out=output, quantization=quantization, formats=extra)
     manifest = json.loads((app / "manifest.json").read_text(encoding="utf-8"))
     model = manifest["model"]
     quality = manifest.get("quality") or {}

@@ -1,4 +1,4 @@
-"""`etb serve APP`: run a packaged app's HTTP server (uvicorn server:app inside the app)."""
+"""`etb serve APP`: run a packaged app's HTTP server (`python server.py` inside the app)."""
 
 from __future__ import annotations
 
@@ -52,12 +52,9 @@ def serve(
         return
     typer.echo(f"serving {folder} on http://{host}:{port} (docs: http://{host}:{port}/docs)")
     argv = [
-        sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(folder),
+        sys.executable, str(folder / "server.py"),
         "--host", host, "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
-    if workers > 1 and "ETB_THREADS" not in os.environ:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-        os.environ["ETB_THREADS"] = str(max(1, cores // workers))
     # Replace this process: the server imports neither etbuilder nor torch.
     os.chdir(folder)
     os.execv(sys.executable, argv)

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from etbuilder.atomic import atomic_write
+from etbuilder.plan import Plan
+from etbuilder.zoo.architecture import forward_flops_per_token
 
 DEFAULT_FLOPS = {"cpu": 60e9, "cuda": 20e12}
 """Effective training FLOP/s of one process when nothing was recorded on this machine."""
@@ -124,3 +126,23 @@ def record(
     )
     text = json.dumps({"version": 1, "records": records[-MAX_RECORDS:]}, indent=2) + "\n"
     atomic_write(path, text, fsync=False)
+
+
+def training_flops_per_second(plan: Plan, tokens: int, seconds: float) -> float:
+    """Training FLOP/s as the estimate counts them (3 x forward, per real token)."""
+    per_token = forward_flops_per_token(plan.backbone, plan.task.max_length)
+    return 3 * per_token * plan.backbone.layers * tokens / max(seconds, 1e-9)
+
+
+def record_run(plan: Plan, tokens: int, seconds: float, path: Path | None = None) -> None:
+    """Record what a finished run of `plan` achieved (`tokens` trained per process in
+    `seconds`), so that the next `etb plan` on this machine estimates time from it."""
+    record(
+        plan.hardware.device,
+        plan.hardware.device_name,
+        plan.precision.used,
+        training_flops_per_second(plan, tokens, seconds),
+        processes=plan.compute.world_size,
+        path=path,
+        parameters=plan.backbone.parameters,
+    )

@@ -10,18 +10,16 @@ from typing import Any
 from etbuilder.plan.tasks import TASK_RULES
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "app_template"
-CODE_FILES = ("server.py", "inference.py")
-"""Copied verbatim from `app_template/`: the server and the inference core it shares with
-`etbuilder.package.predict_with_app`."""
+CODE_FILES = ("server.py", "app_routes.py", "app_http.py", "app_metrics.py", "inference.py")
+"""Copied verbatim from `app_template/`: the server (entry point, routes, HTTP, metrics) and
+the inference core it shares with `etbuilder.package.predict_with_app`."""
 
 REQUIREMENTS = """\
 # What the app needs at run time: no torch, no transformers, no etbuilder.
+# The HTTP server is the standard library's asyncio.
 onnxruntime>=1.18
 tokenizers>=0.19
-fastapi>=0.110
-uvicorn>=0.29
 numpy>=1.26
-pydantic>=2.7
 """
 
 DOCKERFILE = """\
@@ -36,7 +34,8 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c \\
     "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/v1/health')"
-CMD ["uvicorn", "server:app", "--host", "0.0.0.0", "--port", "8000"]
+STOPSIGNAL SIGTERM
+CMD ["python", "server.py", "--host", "0.0.0.0", "--port", "8000"]
 """
 
 DOCKERIGNORE = """\
@@ -55,11 +54,19 @@ DEFAULT_TEXTS: dict[str, list[Any]] = {
 }
 
 
-def write_code(app: Path) -> None:
-    """Server, inference core, requirements and Dockerfile."""
+def write_code(app: Path, onnxruntime_min: str | None = None) -> None:
+    """Server, inference core, requirements and Dockerfile.
+
+    onnxruntime_min: the version that saved the served (pre-optimized) graph; the app asks
+    for at least its major.minor.
+    """
     for name in CODE_FILES:
         shutil.copy2(TEMPLATE_DIR / name, app / name)
-    (app / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    requirements = REQUIREMENTS
+    if onnxruntime_min:
+        wanted = ".".join(onnxruntime_min.split(".")[:2])
+        requirements = requirements.replace("onnxruntime>=1.18", f"onnxruntime>={wanted}")
+    (app / "requirements.txt").write_text(requirements, encoding="utf-8")
     (app / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
     (app / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
 

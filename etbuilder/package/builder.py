@@ -1,10 +1,13 @@
 """`build_app`: a trained run folder -> a self-contained app folder and its .tar.gz archive.
 
-Steps: copy the Hugging Face model and tokenizer; export ONNX fp32 and check it against
-PyTorch (1e-4); quantize to int8; measure both on the run's test set; pick the served model
-(the quality gate); write manifest, model card, server, requirements, Dockerfile, examples.
-Everything is built in a hidden temporary folder and renamed into place at the end, so an
-interrupted build never leaves a folder that looks complete.
+Steps: export ONNX fp32 and check it against PyTorch (1e-4); quantize to int8 recipe by
+recipe and measure each against fp32 at batch 1 and at the server's largest batch, on the
+test and validation splits (the quality gate, `gate.py`); save the served graph as
+onnxruntime optimizes it; write manifest, model card, server, requirements, Dockerfile,
+examples. The app holds what the server reads (one graph, tokenizer, manifest, code, card,
+examples); `deploy.formats` adds the Hugging Face folder (`torch`) and the fp32 ONNX graph
+(`onnx`). Everything is built in a hidden temporary folder and renamed into place at the end,
+so an interrupted build never leaves a folder that looks complete.
 """
 
 from __future__ import annotations
@@ -13,19 +16,29 @@ import json
 import os
 import shutil
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
-from etbuilder.package.evalset import EvalSet, load_test_set
+from etbuilder.package.evalset import EvalSet, load_splits
 from etbuilder.package.manifest import base_manifest
-from etbuilder.package.quality import Measurement, decide, measure
 from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
 INT8_FILE = "onnx/model.int8.onnx"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+TOKENIZER_FILES = ("tokenizer.json",)
+"""What the server reads of the tokenizer (the Hugging Face folder carries the rest)."""
+WORK = ".work"
+"""Intermediate graphs (fp32 export, int8 candidates), removed before the app is complete."""
+GATE_SPLITS = ("test", "validation")
+GATE_MAX_ROWS = 1000
+"""Rows per split the gate measures (evenly spread): enough to resolve 0.5 point, and it
+keeps packaging quick on large splits."""
+ARCHIVE_LEVEL = 1
+"""gzip level of the archive: int8 and fp32 weights barely compress at any level, and level
+1 is several times faster than the default 9."""
 
 
 def load_plan(run_dir: Path) -> Plan:
@@ -45,11 +58,13 @@ def build_app(
     out: Path | None = None,
     examples: EvalSet | None = None,
     quantization: str | None = None,
+    formats: list[str] | None = None,
 ) -> Path:
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
-    examples: measure int8 on these instead of re-reading the run's test split.
+    examples: measure int8 on these instead of re-reading the run's test and validation splits.
     quantization: override the plan's `deploy.quantization` (auto | int8 | none).
+    formats: override the plan's `deploy.formats` (extra formats: torch, onnx; [] for none).
     """
     run_dir = Path(run_dir)
     plan = load_plan(run_dir)
@@ -66,7 +81,11 @@ def build_app(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        _assemble(tmp, plan, run_dir, model_dir, examples, quantization)
+        extra: list[str] = list(plan.deploy.formats) if formats is None else list(formats)
+        unknown = sorted(set(extra) - {"torch", "onnx"})
+        if unknown:
+            raise PackageError(f"unknown formats {unknown}", hint="use torch and/or onnx")
+        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra)
         _swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -82,97 +101,161 @@ def _assemble(
     model_dir: Path,
     examples: EvalSet | None,
     quantization: str | None,
+    formats: list[str],
 ) -> None:
     from etbuilder.package.app_template.inference import Predictor
     from etbuilder.package.export import export_onnx, load_torch_model, sample_inputs
+    from etbuilder.package.gate import run_gate
     from etbuilder.package.optimize import save_optimized
-    from etbuilder.package.quantize import quantize_int8
+    from etbuilder.package.quantize import RECIPES, quantize_int8
 
-    deploy = plan.deploy
-    if "torch" in deploy.formats:
+    timings: dict[str, dict[str, float]] = {}
+    clock, cpu = time.perf_counter(), time.process_time()
+
+    def lap(name: str) -> None:
+        """Wall and CPU seconds (all threads of this process) of the step just done."""
+        nonlocal clock, cpu
+        now, now_cpu = time.perf_counter(), time.process_time()
+        timings[name] = {"wall": round(now - clock, 2), "cpu": round(now_cpu - cpu, 2)}
+        clock, cpu = now, now_cpu
+
+    work = app / WORK
+    work.mkdir()
+    if "torch" in formats:
         shutil.copytree(model_dir, app / "model", ignore=shutil.ignore_patterns("*.bin", "*.pt"))
     for name in TOKENIZER_FILES:
-        if (model_dir / name).is_file():
-            shutil.copy2(model_dir / name, app / name)
-    shutil.copy2(model_dir / "config.json", app / "config.json")
+        shutil.copy2(model_dir / name, app / name)
     manifest = base_manifest(plan, run_dir, _pad_id(app / "tokenizer.json"))
     manifest["run_metrics"] = _run_metrics(run_dir)
     _write_json(app / "manifest.json", manifest)
 
     task = plan.task
     torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
+    lap("load_model")
     pair = manifest["inputs"]["kind"] == "pair"
+    fp32_work = f"{WORK}/model.onnx"
     exported = export_onnx(
-        torch_model, app / FP32_FILE, app / "tokenizer.json", pair, task.max_length
+        torch_model, app / fp32_work, app / "tokenizer.json", pair, task.max_length
     )
     feeds = sample_inputs(app / "tokenizer.json", pair, exported.input_names, task.max_length)
-    fusion = _fuse_attention(app, torch_model, feeds)
+    fusion = _fuse_attention(app / fp32_work, model_dir, torch_model, feeds)
     del torch_model
+    lap("export")
     manifest["onnx"] = {
-        "fp32": FP32_FILE,
         "inputs": exported.input_names,
         "output": exported.output_name,
         "opset": exported.opset,
         "parity_max_abs_diff_vs_pytorch": fusion.get("parity", exported.parity_max_abs_diff),
         "attention_fusion": fusion,
-        "formats_note": None
-        if "onnx" in deploy.formats
-        else "ONNX is always built: the server runs it",
     }
-    mode = quantization or deploy.quantization
-    measurement: Measurement | None = None
-    evalset, note = (examples, "") if examples is not None else load_test_set(plan)
-    if mode != "none":
-        quant = quantize_int8(app / FP32_FILE, app / INT8_FILE)
-        manifest["onnx"] |= {
-            "int8": INT8_FILE,
-            "quantization": quant.settings,
-            "quantization_excluded_nodes": quant.excluded,
-            "bytes": {"fp32": quant.bytes_fp32, "int8": quant.bytes_int8},
-        }
-        if evalset is not None and evalset.inputs:
-            measurement = measure(
-                Predictor(app, FP32_FILE), Predictor(app, INT8_FILE), evalset, task.metric
-            )
-    if evalset is not None and not evalset.inputs:
-        note = "the evaluation set is empty"
-    served, reason = decide(mode, measurement, task.metric_direction, note or "no test examples")
-    served_file = INT8_FILE if served == "int8" else FP32_FILE
+    mode = quantization or plan.deploy.quantization
+    if examples is not None:
+        evalsets, notes = ([examples] if examples.inputs else []), ["the evaluation set is empty"]
+    else:
+        evalsets, notes = load_splits(plan, GATE_SPLITS, GATE_MAX_ROWS)
+    lap("read_splits")
+    note = "; ".join(notes) or "no evaluation examples"
+    quantized: dict[str, Any] = {}
+
+    def make(recipe: Any) -> tuple[str, Any]:
+        file = f"{WORK}/model.{recipe.name}.onnx"
+        quantized[file] = quantize_int8(app / fp32_work, app / file, recipe)
+        return file, Predictor(app, file)
+
+    fp32_predictor = Predictor(app, fp32_work) if mode != "none" else None
+    result = run_gate(
+        mode,
+        RECIPES if mode != "none" else (),
+        make,
+        fp32_predictor,
+        evalsets,
+        task.metric,
+        task.metric_direction,
+        _gate_batches(manifest),
+        note,
+    )
+    lap("quantize_and_gate")
+    chosen = result.chosen
+    source = chosen.file if chosen is not None and result.served == "int8" else fp32_work
+    served_file = INT8_FILE if result.served == "int8" else FP32_FILE
     manifest["model"] = {
         "served": served_file,
-        "precision": served,
-        "reason": reason,
+        "precision": result.served,
+        "reason": result.reason,
         "quantization_setting": mode,
     }
-    optimized = save_optimized(app, served_file, feeds)
+    if chosen is not None and result.served == "int8":
+        quant = quantized[chosen.file]
+        manifest["model"] |= {
+            "recipe": chosen.recipe.name,
+            "quantization": quant.settings,
+            "quantization_excluded_nodes": quant.excluded,
+        }
+    optimized = save_optimized(app / source, app / served_file, feeds)
     if optimized:
         manifest["model"]["optimized"] = optimized
-    manifest["quality"] = measurement.as_dict() if measurement else None
-    if measurement is None:
-        manifest["quality_note"] = note or f"deploy.quantization is `{mode}`"
-    samples = app_files.example_inputs(
-        task.type, manifest["inputs"]["kind"], evalset.inputs if evalset else []
+    else:
+        os.replace(app / source, app / served_file)
+    if "onnx" in formats and served_file != FP32_FILE:
+        os.replace(app / fp32_work, app / FP32_FILE)
+        manifest["onnx"]["fp32"] = FP32_FILE
+    manifest["model"]["bytes"] = _bytes(app / "onnx")
+    lap("optimize")
+    worst = (
+        chosen.worst if chosen is not None else (result.tried[-1].worst if result.tried else None)
     )
-    app_files.write_code(app)
+    manifest["quality"] = (
+        worst.as_dict()
+        | {
+            "gate": {
+                "points_allowed": 0.5,
+                "batches": list(_gate_batches(manifest)),
+                "splits": [e.source for e in evalsets],
+                "recipes": [v.as_dict(task.metric_direction) for v in result.tried],
+            }
+        }
+        if worst is not None
+        else None
+    )
+    if worst is None:
+        manifest["quality_note"] = note if mode != "none" else "deploy.quantization is `none`"
+    samples = app_files.example_inputs(
+        task.type, manifest["inputs"]["kind"], evalsets[0].inputs if evalsets else []
+    )
+    shutil.rmtree(work)
+    app_files.write_code(app, onnxruntime_min=(optimized or {}).get("onnxruntime"))
     app_files.write_examples(app, samples)
+    lap("write_files")
+    manifest["build_seconds"] = timings
     _write_json(app / "manifest.json", manifest)
     card = model_card.render(plan, manifest, {"inputs": samples[:2]})
     (app / "README.md").write_text(card, encoding="utf-8")
 
 
-def _fuse_attention(app: Path, torch_model: Any, feeds: dict[str, Any]) -> dict[str, Any]:
-    """Replace `onnx/model.onnx` by its attention-fused graph when that one still matches
-    PyTorch within the parity tolerance; returns what was done, for the manifest."""
+def _gate_batches(manifest: dict[str, Any]) -> tuple[int, ...]:
+    """The server's largest request (answered in one micro-batch), then batch 1."""
+    largest = int(manifest["inputs"]["max_batch_size"])
+    return (largest, 1) if largest > 1 else (1,)
+
+
+def _bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def _fuse_attention(
+    plain: Path, model_dir: Path, torch_model: Any, feeds: dict[str, Any]
+) -> dict[str, Any]:
+    """Replace the exported graph `plain` by its attention-fused graph when that one still
+    matches PyTorch within the parity tolerance; returns what was done, for the manifest."""
     import torch
 
     from etbuilder.package.export import PARITY_TOLERANCE, parity
     from etbuilder.package.fuse import fuse_attention
 
-    config = json.loads((app / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     heads = config.get("num_attention_heads") or config.get("n_heads")
     if not isinstance(heads, int):
         return {"blocks": 0, "note": "the config names no attention head count"}
-    plain = app / FP32_FILE
     fused = plain.with_name("model.fused.onnx")
     try:
         result = fuse_attention(plain, fused, heads)
@@ -240,7 +323,7 @@ def write_archive(app: Path) -> Path:
     archive = app.parent / f"{app.name}.tar.gz"
     partial = app.parent / f".{app.name}.tar.gz.partial-{os.getpid()}"
     try:
-        with tarfile.open(partial, "w:gz", compresslevel=6) as tar:
+        with tarfile.open(partial, "w:gz", compresslevel=ARCHIVE_LEVEL) as tar:
             tar.add(app, arcname=app.name)
         os.replace(partial, archive)
     finally:

@@ -42,29 +42,59 @@ def from_texts(inputs: list[Any], targets: list[Any] | None = None) -> EvalSet:
 
 def load_test_set(plan: Plan) -> tuple[EvalSet | None, str]:
     """The run's test split, or None and the reason why not."""
-    if not any(s.name == "test" for s in plan.data.sources):
-        return None, "the run has no test split"
+    found, notes = load_splits(plan, ("test",), MAX_EXAMPLES)
+    return (found[0] if found else None), "; ".join(notes)
+
+
+def load_splits(
+    plan: Plan, names: tuple[str, ...], max_rows: int
+) -> tuple[list[EvalSet], list[str]]:
+    """The named splits the run has (at most `max_rows` each, evenly spread), and notes on
+    those it lacks."""
+    present = [n for n in names if any(s.name == n for s in plan.data.sources)]
+    notes = [f"the run has no {n} split" for n in names if n not in present]
+    if not present:
+        return [], notes
     try:
         from etbuilder.data import load_examples
 
-        split = load_examples(plan, check_fingerprint=False).get("test")
+        splits = load_examples(plan, check_fingerprint=False)
     except (EtbError, OSError, ValueError) as exc:
-        return None, f"the test split could not be re-read: {exc}"
-    if split is None or len(split) == 0:
-        return None, "the test split is empty"
-    n = min(len(split), MAX_EXAMPLES)
-    source = f"test split: {n} rows of {split.file}"
-    return _from_examples(plan, split, n, source), ""
+        return [], [*notes, f"the {'/'.join(present)} split could not be re-read: {exc}"]
+    found: list[EvalSet] = []
+    for name in present:
+        split = splits.get(name)
+        if split is None or len(split) == 0:
+            notes.append(f"the {name} split is empty")
+            continue
+        total = len(split)
+        rows = _spread(total, max_rows)
+        source = f"{name} split: {len(rows)} rows of {split.file}"
+        if len(rows) < total:
+            source += f" (every {total / len(rows):.1f}th of {total})"
+        found.append(_from_examples(plan, split, rows, source))
+    return found, notes
 
 
-def _from_examples(plan: Plan, split: Any, n: int, source: str) -> EvalSet:
+def _spread(total: int, most: int) -> list[int]:
+    """`most` row indices spread evenly over `total` (all of them when there are fewer)."""
+    if total <= most:
+        return list(range(total))
+    return [i * total // most for i in range(most)]
+
+
+def _from_examples(plan: Plan, split: Any, rows: list[int], source: str) -> EvalSet:
     rule = TASK_RULES[plan.task.type]
-    labels = list(split.labels[:n]) if split.labelled else None
+
+    def pick(values: Any) -> list[Any]:
+        return [values[i] for i in rows]
+
+    labels = pick(split.labels) if split.labelled else None
     if rule.inputs == "tokens":
-        return EvalSet([list(w) for w in split.words[:n]], _lists(labels), source)
-    pairs = [list(p) for p in split.pairs[:n]] if split.pairs is not None else None
+        return EvalSet([list(w) for w in pick(split.words)], _lists(labels), source)
+    pairs = [list(p) for p in pick(split.pairs)] if split.pairs is not None else None
     two = len(plan.task.text_columns) == 2
-    inputs: list[Any] = pairs if pairs is not None and two else list(split.texts[:n])
+    inputs: list[Any] = pairs if pairs is not None and two else pick(split.texts)
     if labels is None:
         return EvalSet(inputs, None, source)
     if rule.output == "label":

@@ -67,8 +67,10 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         *(
             [
                 "- int8 scales activations per batch, so a score can move in its last digits"
-                " (rarely a near-tie label) with the requests it is batched with; start the"
-                " server with `ETB_MODEL_FILE=onnx/model.onnx` for batch-independent fp32 answers"
+                " (rarely a near-tie label) with the requests it is batched with (the quality"
+                " gate checks batch 1 and the largest batch); for batch-independent fp32"
+                " answers, package with `deploy.formats: [onnx]` and start the server with"
+                " `ETB_MODEL_FILE=onnx/model.onnx`"
             ]
             if model["precision"] == "int8"
             else []
@@ -78,7 +80,7 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "",
         "```sh",
         "pip install -r requirements.txt",
-        "uvicorn server:app --host 127.0.0.1 --port 8000     # or: etb serve .",
+        "python server.py --host 127.0.0.1 --port 8000     # or: etb serve .",
         "curl -s -X POST http://127.0.0.1:8000/v1/predict -H 'Content-Type: application/json' \\",
         f"  -d '{json.dumps(example, ensure_ascii=False)}'",
         "```",
@@ -95,7 +97,23 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         "In process, without a server: `from inference import Predictor;"
         " Predictor('.').predict([...])`.",
         "Docker: `docker build -t app . && docker run -p 8000:8000 app`."
-        " API docs: http://127.0.0.1:8000/docs.",
+        " API docs (offline, no external assets): http://127.0.0.1:8000/docs and /openapi.json.",
+        "",
+        "## Operating it",
+        "",
+        "- `GET /metrics`: Prometheus counters and histograms (requests by path and status,"
+        " errors by code, latency, micro-batch sizes, inputs, texts truncated, timeouts,"
+        " client disconnects) and gauges (queue depth, requests in flight)",
+        "- `GET /v1/info`: model, labels, measured metrics, versions; `GET /v1/health`: liveness",
+        "- one JSON access-log line per request on stdout (no request text unless"
+        " `ETB_LOG_TEXTS=1`); `--no-access-log` turns it off",
+        "- SIGTERM/SIGINT: stop accepting, answer every request already read (up to"
+        " `ETB_SHUTDOWN_GRACE_S`, 30 s), then exit",
+        "- slow clients: the request line and headers must arrive within `ETB_HEADER_TIMEOUT_S`"
+        " (10 s) and be under 16 KiB (else 408 / 431); the whole body within"
+        " `ETB_BODY_TIMEOUT_S` (30 s, else 408); an idle kept-alive connection closes after"
+        " `ETB_KEEPALIVE_S` (5 s); a slow body never holds up other requests' micro-batch",
+        "- `--workers N`: N processes on one port (SO_REUSEPORT), the cores divided among them",
         "",
         "## Provenance",
         "",
@@ -133,7 +151,12 @@ def _quality(manifest: dict[str, Any]) -> list[str]:
     if not q:
         lines.append(f"int8 was not measured: {manifest.get('quality_note', 'no test examples')}.")
         return lines
-    lines.append(f"ONNX fp32 vs int8 on {q['source']}:")
+    at = f" at batch {q['batch']}" if q.get("batch") else ""
+    checks = sum(len(r["checks"]) for r in (q.get("gate") or {}).get("recipes", []))
+    lines.append(
+        f"ONNX fp32 vs int8 on {q['source']}{at}"
+        + (f" (the worst of the quality gate's {checks} checks):" if checks else ":")
+    )
     lines.append("")
     lines.append("| metric | fp32 | int8 |")
     lines.append("|---|---|---|")

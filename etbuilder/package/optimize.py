@@ -6,8 +6,8 @@ at packaging time, with the app's own session options (`inference.session_option
 disabled rewrites), the graph is saved with its weights in a side file that onnxruntime maps
 into memory; the app then loads it with optimizations off in about 0.05 s. Only the
 `extended` level is saved: it holds no hardware-specific layout (onnxruntime's advice for
-saved graphs). The app falls back to the plain file when this one does not load (e.g. an older
-onnxruntime), so it is a start-up cache, never the only copy.
+saved graphs). It is the only copy of the served graph in the app (one graph, not two), so the
+app's requirements ask for at least the onnxruntime version that wrote it.
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ MIN_EXTERNAL_BYTES = 1024
 """Initializers from this size go to the side file (memory-mapped at load)."""
 
 
-def optimized_name(model_file: str) -> str:
-    """`onnx/model.int8.onnx` -> `onnx/model.int8.optimized.onnx`."""
-    stem = model_file[: -len(".onnx")] if model_file.endswith(".onnx") else model_file
-    return f"{stem}.optimized.onnx"
-
-
-def save_optimized(app: Path, model_file: str, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Write the optimized graph of `app/model_file` (plus `.data`); returns its manifest entry.
+def save_optimized(src: Path, dest: Path, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Write the optimized graph of `src` to `dest` (plus `dest.data`); returns its manifest
+    entry, or {} when the optimized graph does not answer as `src` does (then nothing is
+    written and the caller ships `src` itself).
 
     `feeds` (padded sample inputs) check that the saved graph answers as the plain one does:
     bit for bit is not promised across fusions, so outputs must agree within 1e-5.
@@ -41,11 +37,11 @@ def save_optimized(app: Path, model_file: str, feeds: dict[str, np.ndarray]) -> 
         session_options,
     )
 
-    out = optimized_name(model_file)
-    data = Path(out).name + ".data"
+    data = dest.name + ".data"
+    dest.parent.mkdir(parents=True, exist_ok=True)
     options = session_options(threads=1)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(app / out)
+    options.optimized_model_filepath = str(dest)
     options.add_session_config_entry(
         "session.optimized_model_external_initializers_file_name", data
     )
@@ -53,7 +49,7 @@ def save_optimized(app: Path, model_file: str, feeds: dict[str, np.ndarray]) -> 
         "session.optimized_model_external_initializers_min_size_in_bytes", str(MIN_EXTERNAL_BYTES)
     )
     plain = ort.InferenceSession(
-        str(app / model_file),
+        str(src),
         options,
         providers=["CPUExecutionProvider"],
         disabled_optimizers=list(DISABLED_OPTIMIZERS),
@@ -61,17 +57,15 @@ def save_optimized(app: Path, model_file: str, feeds: dict[str, np.ndarray]) -> 
     names = [i.name for i in plain.get_inputs()]
     inputs = {n: feeds[n] for n in names}
     expected = plain.run(None, inputs)[0]
-    got = session(app / out, threads=1, optimize=False).run(None, inputs)[0]
+    got = session(dest, threads=1, optimize=False).run(None, inputs)[0]
     diff = float(np.abs(np.asarray(got, np.float64) - np.asarray(expected, np.float64)).max())
-    files = [app / out, app / Path(out).parent / data]
+    files = [dest, dest.parent / data]
     if got.shape != expected.shape or not diff <= 1e-5:
         for f in files:
             f.unlink(missing_ok=True)
         return {}
     return {
-        "file": out,
-        "data": str(Path(out).parent / data),
-        "from": model_file,
+        "data": data,
         "onnxruntime": ort.__version__,
         "level": "extended",
         "max_abs_diff_vs_plain": diff,

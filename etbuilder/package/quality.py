@@ -24,7 +24,7 @@ UNBOUNDED = frozenset({"mse", "mae", "rmse"})
 
 @dataclass
 class Measurement:
-    """fp32 vs int8 on one evaluation set."""
+    """fp32 vs int8 on one evaluation set, int8 run in requests of `batch` inputs."""
 
     source: str
     examples: int
@@ -33,12 +33,15 @@ class Measurement:
     int8: dict[str, float] = field(default_factory=dict)
     agreement: float | None = None
     agreement_kind: str = ""
+    batch: int | None = None
+    """Inputs per request int8 ran in (None: the whole set at once)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "examples": self.examples,
             "metric": self.metric,
+            "batch": self.batch,
             "fp32": self.fp32,
             "int8": self.int8,
             "agreement": self.agreement,
@@ -46,12 +49,39 @@ class Measurement:
         }
 
 
-def task_outputs(predictor: Any, evalset: EvalSet) -> list[Any]:
-    """Per example: class index, multi-hot row, float, tag-name list or vector (pairs: cosine)."""
+def _forward(predictor: Any, inputs: list[Any], batch: int | None, pretok: bool = False) -> list:
+    """Raw outputs, the inputs sent in requests of `batch` (each is micro-batched as served)."""
+    encodings = predictor.encode(inputs, pretokenized=pretok)
+    if batch == 1 and len(encodings) > 1 and getattr(predictor, "threads", 1) > 1:
+        return _forward_singles(predictor, encodings)
+    step = batch or max(len(encodings), 1)
+    out: list[Any] = []
+    for start in range(0, len(encodings), step):
+        out.extend(predictor.forward(encodings[start : start + step]))
+    return out
+
+
+def _forward_singles(predictor: Any, encodings: list[Any]) -> list[Any]:
+    """Batch 1, one input per run, with one single-threaded run per core side by side: a
+    batch of one keeps a multi-threaded session's threads mostly waiting (the answers are the
+    same: each input is still run alone)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    single = type(predictor)(predictor.app_dir, predictor.model_file, threads=1)
+    with ThreadPoolExecutor(predictor.threads) as pool:
+        return list(pool.map(lambda e: single.forward([e])[0], encodings))
+
+
+def task_outputs(predictor: Any, evalset: EvalSet, batch: int | None = None) -> list[Any]:
+    """Per example: class index, multi-hot row, float, tag-name list or vector (pairs: cosine).
+
+    batch: run the inputs in requests of this many (int8's activation scales depend on the
+    batch), None for all at once.
+    """
     output = TASK_RULES[predictor.task].output
     if output == "entities":
         encodings = predictor.encode(evalset.inputs, pretokenized=True)
-        raw = predictor.forward(encodings)
+        raw = _forward(predictor, evalset.inputs, batch, pretok=True)
         out = []
         for words, enc, logits in zip(evalset.inputs, encodings, raw, strict=True):
             tags = ["O"] * len(words)
@@ -60,10 +90,10 @@ def task_outputs(predictor: Any, evalset: EvalSet) -> list[Any]:
             out.append(tags)
         return out
     if output == "vector" and evalset.inputs and isinstance(evalset.inputs[0], list):
-        a = np.stack(predictor.forward(predictor.encode([x[0] for x in evalset.inputs])))
-        b = np.stack(predictor.forward(predictor.encode([x[1] for x in evalset.inputs])))
+        a = np.stack(_forward(predictor, [x[0] for x in evalset.inputs], batch))
+        b = np.stack(_forward(predictor, [x[1] for x in evalset.inputs], batch))
         return list(_cosine(a, b))
-    raw = predictor.forward(predictor.encode(evalset.inputs))
+    raw = _forward(predictor, evalset.inputs, batch)
     if output == "label":
         return [int(np.argmax(r)) for r in raw]
     if output == "labels":
@@ -74,10 +104,19 @@ def task_outputs(predictor: Any, evalset: EvalSet) -> list[Any]:
     return list(raw)
 
 
-def measure(fp32: Any, int8: Any, evalset: EvalSet, metric: str) -> Measurement:
-    """Run both predictors on `evalset`; the task metric needs gold targets."""
-    m = Measurement(evalset.source, len(evalset.inputs), metric)
-    a, b = task_outputs(fp32, evalset), task_outputs(int8, evalset)
+def measure(
+    fp32: Any,
+    int8: Any,
+    evalset: EvalSet,
+    metric: str,
+    batch: int | None = None,
+    fp32_outputs: list[Any] | None = None,
+) -> Measurement:
+    """Run both predictors on `evalset` (int8 in requests of `batch`); the task metric needs
+    gold targets. fp32_outputs: fp32's `task_outputs`, when already computed."""
+    m = Measurement(evalset.source, len(evalset.inputs), metric, batch=batch)
+    a = fp32_outputs if fp32_outputs is not None else task_outputs(fp32, evalset)
+    b = task_outputs(int8, evalset, batch)
     m.agreement, m.agreement_kind = _agreement(fp32.task, a, b)
     if evalset.targets is not None:
         m.fp32 = _metrics(fp32, evalset.targets, a, metric)
@@ -99,16 +138,27 @@ def decide(
         f, q = m.fp32[m.metric], m.int8[m.metric]
         loss = (f - q) if direction == "maximize" else (q - f)
         points = loss / abs(f) * 100 if m.metric in UNBOUNDED and f else loss * 100
-        figures = f"{m.metric} fp32 {f:.4f}, int8 {q:.4f} on {m.examples} test examples"
+        at = f" at batch {m.batch}" if m.batch else ""
+        figures = f"{m.metric} fp32 {f:.4f}, int8 {q:.4f}{at} on {m.source}"
         if points <= GATE_POINTS:
             return "int8", f"int8 is within {GATE_POINTS} point of fp32 ({figures})"
         return "fp32", f"int8 loses {points:.2f} points, over the {GATE_POINTS} allowed ({figures})"
     if m.agreement is not None:
         figure = f"{m.agreement_kind} {m.agreement:.4f} on {m.examples} unlabelled examples"
+        figure += f" at batch {m.batch}" if m.batch else ""
         if m.agreement >= AGREEMENT_FLOOR:
             return "int8", f"no gold labels; int8 agrees with fp32 ({figure})"
         return "fp32", f"no gold labels and int8 agrees too little with fp32 ({figure})"
     return "fp32", "int8 could not be compared with fp32, so fp32 is served"
+
+
+def points_lost(m: Measurement, direction: str) -> float | None:
+    """How many points int8 loses against fp32 on the task metric (None: no gold labels)."""
+    if not (m.fp32 and m.int8 and m.metric in m.fp32 and m.metric in m.int8):
+        return None
+    f, q = m.fp32[m.metric], m.int8[m.metric]
+    loss = (f - q) if direction == "maximize" else (q - f)
+    return loss / abs(f) * 100 if m.metric in UNBOUNDED and f else loss * 100
 
 
 def _agreement(task: str, a: list[Any], b: list[Any]) -> tuple[float | None, str]:

@@ -45,8 +45,8 @@ def check_app(folder: Path) -> dict[str, Any]:
     request = json.loads((folder / "examples" / "request.json").read_text(encoding="utf-8"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "uvicorn", "server:app", "--app-dir", str(folder)]
-    argv += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    argv = [sys.executable, str(folder / "server.py"), "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(argv, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         with httpx.Client(timeout=30.0) as client:

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from etbuilder.compiler.throughput import record_run, training_flops_per_second
 from etbuilder.data import Examples
 from etbuilder.plan import Plan
 from etbuilder.plan.tasks import TASK_RULES
@@ -146,33 +147,14 @@ def run_figures(plan: Plan, trainer: TrainerSurface | None) -> dict[str, Any]:
         "samples_per_s": round(state.samples / seconds, 2),
         "tokens_per_s": round(state.tokens / seconds, 1),
         "padding_fraction": round(1 - state.tokens / max(1, state.padded_tokens), 4),
-        "gflops_per_s": round(achieved_flops(plan, state.tokens, seconds) / 1e9, 2),
+        "gflops_per_s": round(training_flops_per_second(plan, state.tokens, seconds) / 1e9, 2),
     }
-
-
-def achieved_flops(plan: Plan, tokens: int, seconds: float) -> float:
-    """Training FLOP/s as the compiler's estimate counts them (3 x forward, per real token)."""
-    from etbuilder.compiler.passes.estimates import forward_flops_per_token
-
-    per_token = forward_flops_per_token(plan.backbone, plan.task.max_length)
-    return 3 * per_token * plan.backbone.layers * tokens / max(seconds, 1e-9)
 
 
 def record_throughput(plan: Plan, state: Any) -> None:
     """Append this run's FLOP/s to the machine's throughput file (read by `etb plan`)."""
-    from etbuilder.compiler.throughput import record
-
     if state.step < MIN_STEPS_TO_RECORD or state.train_seconds <= 0:
         return
-    flops = achieved_flops(
-        plan, state.tokens // max(1, plan.compute.world_size), state.train_seconds
-    )
+    tokens = state.tokens // max(1, plan.compute.world_size)
     with contextlib.suppress(OSError):  # a read-only home: the estimate keeps its default
-        record(
-            plan.hardware.device,
-            plan.hardware.device_name,
-            plan.precision.used,
-            flops,
-            processes=plan.compute.world_size,
-            parameters=plan.backbone.parameters,
-        )
+        record_run(plan, tokens, state.train_seconds)

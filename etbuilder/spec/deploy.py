@@ -11,10 +11,6 @@ from etbuilder.spec._base import SpecModel
 ModelFormat = Literal["torch", "onnx"]
 
 
-def _all_formats() -> list[ModelFormat]:
-    return ["torch", "onnx"]
-
-
 class ServerSpec(SpecModel):
     """Limits and batching of the prediction server."""
 
@@ -33,9 +29,12 @@ class DeploySpec(SpecModel):
 
     package: bool = True
     """Build the app folder and archive at the end of `etb run`."""
-    formats: list[ModelFormat] = Field(default_factory=_all_formats, min_length=1)
-    """Model formats in the app: Hugging Face safetensors and/or ONNX."""
+    formats: list[ModelFormat] = Field(default_factory=list)
+    """Extra model formats in the archive, beside the one ONNX graph the server runs: `torch`
+    (the Hugging Face folder, safetensors) and `onnx` (the fp32 ONNX graph, when int8 is
+    served). Empty keeps the archive to what the server reads."""
     quantization: Literal["auto", "int8", "none"] = "auto"
-    """auto serves int8 ONNX only when it keeps the metric within 0.5 point of fp32."""
+    """auto serves int8 ONNX only when it keeps the metric within 0.5 point of fp32 at batch 1
+    and at the server's largest batch, on the test and validation splits."""
     server: ServerSpec = Field(default_factory=ServerSpec)
     """Server limits."""

@@ -100,20 +100,6 @@ def early_stopping_needs_validation(spec: Spec, context: RuleContext) -> list[Fi
     return []
 
 
-def int8_needs_onnx(spec: Spec, context: RuleContext) -> list[Finding]:
-    """int8 quantization is applied to the ONNX export."""
-    deploy = spec.deploy
-    if deploy.quantization == "int8" and "onnx" not in deploy.formats:
-        return [
-            Finding(
-                ("deploy", "quantization"),
-                "int8 quantization applies to the ONNX model, but deploy.formats has no onnx",
-                "add onnx to deploy.formats, or set quantization: none",
-            )
-        ]
-    return []
-
-
 def warmup_steps_are_whole(spec: Spec, context: RuleContext) -> list[Finding]:
     """A warmup of 1 or more counts steps, so it must be a whole number."""
     warmup = spec.train.warmup

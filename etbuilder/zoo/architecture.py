@@ -259,6 +259,11 @@ def embedding_parameters(backbone: BackboneInfo) -> int:
     return (backbone.vocab_size + backbone.max_positions) * h + 2 * h
 
 
+def forward_flops_per_token(backbone: BackboneInfo, length: int) -> float:
+    """One layer's forward FLOPs per token: 2 x its parameters + attention scores and mix."""
+    return 2 * layer_parameters(backbone) + 4 * length * backbone.hidden_size
+
+
 def mlm_head_parameters(backbone: BackboneInfo) -> int:
     """A BERT masked-LM head: transform dense + LayerNorm + output bias (decoder tied)."""
     h = backbone.hidden_size

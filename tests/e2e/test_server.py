@@ -35,10 +35,12 @@ class _Guard:
         return None
 assert not BLOCKED & {m.partition(".")[0] for m in sys.modules}, "imported before the guard"
 sys.meta_path.insert(0, _Guard())
-sys.argv = ["uvicorn", *sys.argv[1:]]
-runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
+sys.argv = ["server.py", *sys.argv[1:]]
+sys.path.insert(0, ".")
+runpy.run_path("server.py", run_name="__main__")
 """
-"""Runs uvicorn with a meta-path finder that refuses torch, transformers and etbuilder."""
+"""Runs the app's server.py with a meta-path finder that refuses torch, transformers and
+etbuilder."""
 
 
 @dataclass
@@ -57,14 +59,14 @@ def _free_port() -> int:
 
 
 def start_server(app: Path, workdir: Path, **env_extra: str) -> Iterator[Server]:
-    guard = workdir / "guarded_uvicorn.py"
+    guard = workdir / "guarded_server.py"
     guard.write_text(GUARD, encoding="utf-8")
     port = _free_port()
     log = workdir / f"server-{port}.log"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | env_extra
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(guard), "server:app", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, str(guard), "--host", "127.0.0.1", "--port", str(port)],
             cwd=app,
             env=env,
             stdout=out,

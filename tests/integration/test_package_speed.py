@@ -1,11 +1,10 @@
 """What packaging does for speed: attention fused into one node per layer (and still equal to
-PyTorch), the served graph saved pre-optimized and loaded as is, with a fallback to the plain
-file, and the same answers either way."""
+PyTorch), the served graph saved pre-optimized and loaded as is, with the same answers as a
+session that optimizes it at load."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ def _op_count(path: Path, op: str) -> int:
 @pytest.mark.parametrize("task", TASKS)
 def test_every_attention_block_is_fused(apps_base: Path, task: str) -> None:
     app = cached_app(apps_base, task)
-    layers = json.loads((app / "config.json").read_text())["num_hidden_layers"]
+    layers = json.loads((app / "model" / "config.json").read_text())["num_hidden_layers"]
     fusion = _manifest(app)["onnx"]["attention_fusion"]
     assert fusion["blocks"] == layers, fusion
     assert fusion["parity"] <= 1e-4
@@ -64,7 +63,7 @@ def test_a_graph_that_does_not_match_is_left_unchanged(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("task", ["classification", "ner"])
-def test_served_model_loads_pre_optimized_and_answers_like_the_plain_file(
+def test_served_model_loads_pre_optimized_and_answers_like_a_fresh_session(
     apps_base: Path, task: str
 ) -> None:
     from etbuilder.package.app_template.inference import Predictor
@@ -72,32 +71,16 @@ def test_served_model_loads_pre_optimized_and_answers_like_the_plain_file(
     app = cached_app(apps_base, task)
     m = _manifest(app)["model"]
     opt = m["optimized"]
-    assert opt["from"] == m["served"] and (app / opt["file"]).is_file()
-    assert (app / opt["data"]).is_file() and opt["max_abs_diff_vs_plain"] <= 1e-5
+    assert (app / "onnx" / opt["data"]).is_file() and opt["max_abs_diff_vs_plain"] <= 1e-5
+    assert not list((app / "onnx").glob("*optimized*"))  # one copy of the served graph
     fast = Predictor(app)
-    assert fast.loaded_file == opt["file"] and fast.model_file == m["served"]
+    assert fast.model_file == m["served"]
     plain = Predictor(app, threads=1)
     plain.session = plain._session(m["served"], optimize=True)
     a = fast.forward(fast.encode(TEXTS))
     b = plain.forward(plain.encode(TEXTS))
     for x, y in zip(a, b, strict=True):
         assert np.abs(x - y).max() <= 1e-5
-    other = "onnx/model.onnx" if m["served"] != "onnx/model.onnx" else "onnx/model.int8.onnx"
-    assert Predictor(app, model_file=other).loaded_file == other  # overrides load the plain file
-
-
-def test_a_broken_optimized_file_falls_back_to_the_plain_model(
-    apps_base: Path, tmp_path: Path
-) -> None:
-    from etbuilder.package.app_template.inference import Predictor
-
-    app = tmp_path / "app"
-    shutil.copytree(cached_app(apps_base, "classification"), app)
-    m = _manifest(app)["model"]
-    (app / m["optimized"]["file"]).write_bytes(b"not an onnx graph")
-    predictor = Predictor(app)
-    assert predictor.loaded_file == m["served"]
-    assert len(predictor.predict(TEXTS)) == len(TEXTS)
 
 
 def test_an_eager_attention_export_is_fused_too(apps_base: Path, tmp_path: Path) -> None:
@@ -110,7 +93,7 @@ def test_an_eager_attention_export_is_fused_too(apps_base: Path, tmp_path: Path)
     model = load_torch_model(app / "model", "classification", "cls", True)
     model.model.set_attn_implementation("eager")
     exported = export_onnx(model, tmp_path / "eager.onnx", app / "tokenizer.json", False, 32)
-    config = json.loads((app / "config.json").read_text())
+    config = json.loads((app / "model" / "config.json").read_text())
     heads, layers = config["num_attention_heads"], config["num_hidden_layers"]
     result = fuse_attention(tmp_path / "eager.onnx", tmp_path / "fused.onnx", heads)
     assert result.fused == layers

@@ -348,13 +348,6 @@ CASES = [
         "but the head is linear",
     ),
     Case(
-        "int8-without-onnx",
-        HEAD + TASK + "deploy:\n  formats: [torch]\n  quantization: int8\n",
-        "deploy.quantization",
-        10,
-        "add onnx to deploy.formats",
-    ),
-    Case(
         "warmup-fraction-steps",
         HEAD + TASK + "train:\n  warmup: 2.5\n",
         "train.warmup",

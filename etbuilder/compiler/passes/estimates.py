@@ -30,7 +30,10 @@ from etbuilder.plan import (
     StrategyPlan,
     final_strategy,
 )
-from etbuilder.zoo.architecture import layer_parameters, mlm_head_parameters
+from etbuilder.zoo.architecture import (
+    forward_flops_per_token,
+    mlm_head_parameters,
+)
 
 
 def sig(value: float, digits: int = 4) -> float:
@@ -68,11 +71,6 @@ def activation_bytes(b: BackboneInfo, batch: int, length: int, layers: int, fp32
     h, a, s = b.hidden_size, b.heads, length
     per_layer = s * batch * h * (34 + 5 * a * s / h)
     return int(per_layer * layers * (2 if fp32 else 1))
-
-
-def forward_flops_per_token(b: BackboneInfo, length: int) -> float:
-    """One layer's forward FLOPs per token: 2 x its parameters + attention scores and mix."""
-    return 2 * layer_parameters(b) + 4 * length * b.hidden_size
 
 
 def estimate_cost(ctx: CompileContext) -> CompileContext:

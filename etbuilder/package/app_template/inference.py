@@ -138,19 +138,21 @@ class Predictor:
         self.tokenizer.enable_truncation(self.max_length, strategy="longest_first")
         self.threads = threads or cpu_count()
         self.spin = spin
-        optimized = self.manifest["model"].get("optimized") or {}
-        self.loaded_file = self.model_file
-        """The file the session runs: the served model's pre-optimized graph when it loads."""
-        loaded: ort.InferenceSession | None = None
-        if optimized.get("file") and self.model_file == served:
-            try:  # optimized at packaging time: the session skips optimizing (faster start)
-                loaded = self._session(optimized["file"], optimize=False)
-                self.loaded_file = optimized["file"]
-            except Exception:  # e.g. an older onnxruntime than the one that wrote it
-                loaded = None
-        self.session = loaded or self._session(self.model_file, optimize=True)
+        self.session = self._open(self.model_file, pre_optimized=self.model_file == served)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.pad_id = int(self.manifest["tokenizer"].get("pad_id", 0))
+        self.truncated = 0
+        """Inputs cut to max_length tokens so far (the server's metrics read it)."""
+
+    def _open(self, model_file: str, pre_optimized: bool) -> ort.InferenceSession:
+        """The served graph was optimized and saved at packaging time (`model.optimized`):
+        it opens with optimizations off (faster start); any other file is optimized now."""
+        if pre_optimized and self.manifest["model"].get("optimized"):
+            try:
+                return self._session(model_file, optimize=False)
+            except Exception:  # e.g. an onnxruntime that lays out this graph differently
+                pass
+        return self._session(model_file, optimize=True)
 
     def _session(self, model_file: str, optimize: bool) -> ort.InferenceSession:
         """An onnxruntime session on the CPU; `optimize`: run the graph optimizations now."""
@@ -208,7 +210,11 @@ class Predictor:
     def encode(self, inputs: Sequence[Input], pretokenized: bool = False) -> list[Encoding]:
         """Tokenize (truncating to max_length); pairs become [CLS] a [SEP] b [SEP]."""
         batch: list[Any] = [tuple(x) if self.pair else x for x in inputs]
-        return self.tokenizer.encode_batch(batch, is_pretokenized=pretokenized)
+        encodings = self.tokenizer.encode_batch(batch, is_pretokenized=pretokenized)
+        self.truncated += sum(
+            1 for e in encodings if len(e.ids) >= self.max_length and e.overflowing
+        )
+        return encodings
 
     def forward(self, encodings: Sequence[Encoding]) -> list[np.ndarray]:
         """Raw model outputs, one array per encoding (token outputs trimmed to its length).

@@ -1,17 +1,25 @@
 """HTTP server of a packaged etbuilder app. Start it inside the app folder:
 
-    uvicorn server:app --host 0.0.0.0 --port 8000
+    python server.py --host 0.0.0.0 --port 8000 [--workers N]
 
-POST /v1/predict {"inputs": [...]} -> {"predictions": [...]}, GET /v1/health, GET /v1/metadata,
-OpenAPI docs at /docs. Every error is JSON: {"error": {"code": ..., "message": ...}}.
+POST /v1/predict {"inputs": [...]} -> {"predictions": [...]}; GET /v1/health, /v1/info,
+/v1/metadata, /metrics (Prometheus), /openapi.json and /docs (a self-contained page, no
+external assets). Every error is JSON: {"error": {"code": ..., "message": ...}}.
 Concurrent requests are micro-batched: a queue collects them for up to `batch_wait_ms` and
-one worker thread runs them through onnxruntime in length-sorted batches.
+one worker thread runs them through onnxruntime in length-sorted batches. SIGTERM/SIGINT stop
+accepting connections, answer every request already read, then exit.
+
+Environment: ETB_MODEL_FILE serves another model file (e.g. onnx/model.onnx); ETB_THREADS
+sets the onnxruntime threads per process (default: every core, divided among --workers);
+ETB_HEADER_TIMEOUT_S (10), ETB_BODY_TIMEOUT_S (30), ETB_KEEPALIVE_S (5) and
+ETB_SHUTDOWN_GRACE_S (30) bound slow clients and shutdown; ETB_LOG_TEXTS=1 adds the request
+inputs to the access log (off by default: they may be personal data).
 """
 
 from __future__ import annotations
 
-import json
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,12 +29,11 @@ APP_DIR = Path(os.environ.get("ETB_APP_DIR") or Path(__file__).resolve().parent)
 STARTED = time.time()
 
 
-def _load_model(box: dict[str, Any]) -> None:
+def _load_model(box: dict[str, Any], threads: int | None) -> None:
     """Import the inference core, open the model and answer once (warm-up), in a thread.
 
-    It runs while the main thread imports FastAPI and builds the app: onnxruntime loads the
-    model and runs it with the GIL released, so on two cores the cold start is about the
-    longer of the two instead of their sum.
+    It runs while the main thread imports the rest and binds the socket: onnxruntime loads the
+    model and runs it with the GIL released, so the cold start overlaps the two.
     """
     try:
         from inference import Predictor
@@ -34,251 +41,114 @@ def _load_model(box: dict[str, Any]) -> None:
         loaded = Predictor(
             APP_DIR,
             model_file=os.environ.get("ETB_MODEL_FILE") or None,
-            threads=int(os.environ.get("ETB_THREADS") or 0) or None,
+            threads=threads,
             spin=False,
         )
-        loaded.predict(loaded.check(_warm_up_inputs(loaded), 1, 10_000))
+        warm = [["warm up", "warm up"]] if loaded.pair else ["warm up"]
+        loaded.predict(loaded.check(warm, 1, 10_000))
+        loaded.truncated = 0
         box["predictor"] = loaded
     except BaseException as exc:  # re-raised in the main thread: the server must not start
         box["error"] = exc
 
 
-def _warm_up_inputs(loaded: Any) -> list[Any]:
-    return [["warm up", "warm up"]] if loaded.pair else ["warm up"]
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number of seconds") from None
 
 
-_box: dict[str, Any] = {}
-_loader = threading.Thread(target=_load_model, args=(_box,), name="etb-load", daemon=True)
-_loader.start()
+def main(argv: list[str] | None = None) -> int:
+    import argparse
 
-import asyncio  # noqa: E402  (after the loader starts: these imports overlap the model load)
-from collections.abc import AsyncIterator  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from contextlib import asynccontextmanager  # noqa: E402
+    parser = argparse.ArgumentParser(description="Serve this etbuilder app over HTTP.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    parser.add_argument("--no-access-log", action="store_true", help="no line per request")
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.workers > 1:
+        return _supervise(args, argv if argv is not None else sys.argv[1:])
+    threads = int(os.environ.get("ETB_THREADS") or 0) or None
+    box: dict[str, Any] = {}
+    loader = threading.Thread(target=_load_model, args=(box, threads), name="etb-load")
+    loader.start()
 
-from fastapi import FastAPI, Request  # noqa: E402
-from fastapi.exceptions import RequestValidationError  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
-from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
+    import asyncio
+    import logging
 
-MANIFEST: dict[str, Any] = json.loads((APP_DIR / "manifest.json").read_text(encoding="utf-8"))
-LIMITS: dict[str, Any] = MANIFEST["inputs"]
-MAX_ITEMS = int(LIMITS["max_batch_size"])
-MAX_CHARS = int(LIMITS["max_text_chars"])
-MAX_BODY = int(LIMITS["max_body_bytes"])
-WAIT_S = float(LIMITS.get("batch_wait_ms", 5.0)) / 1000.0
-"""ETB_MODEL_FILE serves another model file (e.g. onnx/model.onnx); ETB_THREADS sets the
-onnxruntime threads per process (default: every core; `etb serve --workers N` divides them)."""
-
-
-class Batcher:
-    """Collects concurrent requests and runs them together in one worker thread."""
-
-    def __init__(self, max_items: int, wait_s: float) -> None:
-        self.max_items = max_items
-        self.wait_s = wait_s
-        self.incoming = 0
-        """Requests being read and checked, not yet queued: worth waiting for."""
-        self.queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Any]]]] = asyncio.Queue()
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="onnx")
-        self.task: asyncio.Task[None] | None = None
-        self.batches = 0
-        self.items = 0
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        self.executor.shutdown(wait=False, cancel_futures=True)
-
-    async def submit(self, inputs: list[Any]) -> list[Any]:
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self.queue.put_nowait((inputs, future))
-        return await future
-
-    async def _collect(self) -> list[tuple[list[Any], asyncio.Future[list[Any]]]]:
-        loop = asyncio.get_running_loop()
-        jobs = [await self.queue.get()]
-        count = len(jobs[0][0])
-        deadline = loop.time() + self.wait_s
-        while count < self.max_items:
-            if self.queue.empty():
-                remaining = deadline - loop.time()
-                if self.incoming == 0 or remaining <= 0:
-                    break
-                try:
-                    job = await asyncio.wait_for(self.queue.get(), remaining)
-                except TimeoutError:
-                    break
-            else:
-                job = self.queue.get_nowait()
-            jobs.append(job)
-            count += len(job[0])
-        return jobs
-
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            jobs = await self._collect()
-            flat = [item for inputs, _ in jobs for item in inputs]
-            self.batches += 1
-            self.items += len(flat)
-            try:
-                results = await loop.run_in_executor(self.executor, predictor.predict, flat)
-            except Exception as exc:  # handed to each waiting request, never kills the loop
-                for _, future in jobs:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            start = 0
-            for inputs, future in jobs:
-                if not future.done():
-                    future.set_result(results[start : start + len(inputs)])
-                start += len(inputs)
-
-
-batcher: Batcher | None = None
-
-
-@asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-    global batcher
-    batcher = Batcher(max(MAX_ITEMS, 64), WAIT_S)
-    batcher.start()
-    yield
-    await batcher.stop()
-
-
-app = FastAPI(
-    title=f"{MANIFEST.get('name', 'etbuilder app')} ({MANIFEST['task']['type']})",
-    description=MANIFEST.get("description") or "A model packaged by etbuilder.",
-    version=str(MANIFEST.get("etbuilder_version", "")),
-    lifespan=lifespan,
-)
-
-
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
-
-
-async def _input_error(_: Request, exc: InputError) -> JSONResponse:
-    return _error(exc.status, exc.code, exc.message)
-
-
-@app.exception_handler(StarletteHTTPException)
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _error(exc.status_code, code, str(exc.detail))
-
-
-@app.exception_handler(RequestValidationError)
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    return _error(422, "invalid_request", str(exc.errors()[:3]))
-
-
-@app.exception_handler(Exception)
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    return _error(500, "internal_error", f"{type(exc).__name__}: {exc}")
-
-
-class PairOrText(BaseModel):
-    """Documentation of the request body (validation is done by hand for clear errors)."""
-
-    inputs: list[str] | list[list[str]] = Field(
-        min_length=1,
-        max_length=MAX_ITEMS,
-        description="Texts, or [text_a, text_b] pairs for pair tasks; at most "
-        f"{MAX_ITEMS} per request, {MAX_CHARS} characters per text.",
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(message)s", stream=sys.stdout, force=True
     )
+    if args.no_access_log:
+        logging.getLogger("etb.access").setLevel(logging.WARNING)
+    sock = _bind(args.host, args.port, args.reuse_port)
+    loader.join()
+    if "error" in box:
+        raise box["error"]
+    from app_routes import App
+
+    app = App(APP_DIR, box["predictor"], STARTED, log_texts=os.environ.get("ETB_LOG_TEXTS") == "1")
+    limits = app.limits(
+        header_timeout_s=_env_float("ETB_HEADER_TIMEOUT_S", 10.0),
+        body_timeout_s=_env_float("ETB_BODY_TIMEOUT_S", 30.0),
+        keepalive_s=_env_float("ETB_KEEPALIVE_S", 5.0),
+    )
+    grace = _env_float("ETB_SHUTDOWN_GRACE_S", 30.0)
+    asyncio.run(app.serve(sock, limits, grace, f"http://{args.host}:{args.port}"))
+    return 0
 
 
-class Predictions(BaseModel):
-    predictions: list[dict[str, Any]]
+def _bind(host: str, port: int, reuse_port: bool) -> Any:
+    import socket
 
-
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise InputError(
-            "body_too_large", f"body of {declared} bytes; the limit is {MAX_BODY}", 413
-        )
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise InputError("body_too_large", f"body over the {MAX_BODY}-byte limit", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse(body: bytes) -> list[Any]:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise InputError("malformed_json", f"the body is not valid JSON: {exc}", 400) from None
-    if not isinstance(payload, dict) or "inputs" not in payload:
-        raise InputError("invalid_request", 'the body must be a JSON object {"inputs": [...]}')
-    extra = sorted(set(payload) - {"inputs"})
-    if extra:
-        raise InputError("invalid_request", f"unknown fields {extra}; only `inputs` is accepted")
-    return predictor.check(payload["inputs"], MAX_ITEMS, MAX_CHARS)
+        sock.bind((host, port))
+    except OSError as exc:
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
 
 
-@app.post(
-    "/v1/predict",
-    response_model=Predictions,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": PairOrText.model_json_schema()}},
-        }
-    },
-)
-async def predict(request: Request) -> JSONResponse:
-    """Predict for every input, answered in input order."""
-    assert batcher is not None
-    batcher.incoming += 1
-    try:
-        inputs = _parse(await _read_body(request))
-    finally:
-        batcher.incoming -= 1
-    # Returned as is: the dicts are JSON-ready, so FastAPI's response validation (the
-    # response_model still documents the shape) would only cost time per request.
-    return JSONResponse({"predictions": await batcher.submit(inputs)})
+def _supervise(args: Any, argv: list[str]) -> int:
+    """--workers N: N server processes sharing the port (SO_REUSEPORT); signals forwarded."""
+    import signal
+    import subprocess
+
+    env = dict(os.environ)
+    if "ETB_THREADS" not in env:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        env["ETB_THREADS"] = str(max(1, cores // args.workers))
+    child = [a for a in argv if not a.startswith("--workers")]
+    if "--workers" in argv:
+        i = argv.index("--workers")
+        child = argv[:i] + argv[i + 2 :]
+    procs = [
+        subprocess.Popen([sys.executable, str(Path(__file__)), *child, "--reuse-port"], env=env)
+        for _ in range(args.workers)
+    ]
+
+    def forward(signum: int, _: Any) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return max(p.wait() for p in procs)
 
 
-@app.get("/v1/health")
-async def health() -> dict[str, Any]:
-    """Liveness: the model is loaded and the batcher runs."""
-    running = batcher is not None and batcher.task is not None and not batcher.task.done()
-    return {
-        "status": "ok" if running else "starting",
-        "model": predictor.model_file,
-        "uptime_s": round(time.time() - STARTED, 3),
-        "batches": batcher.batches if batcher else 0,
-        "inputs": batcher.items if batcher else 0,
-    }
-
-
-@app.get("/v1/metadata")
-async def metadata() -> dict[str, Any]:
-    """What the app decides, its labels, limits, served model and measured quality."""
-    m = predictor.manifest
-    keys = ("name", "description", "task", "inputs", "model", "quality", "run_metrics")
-    return {k: m[k] for k in keys if k in m} | {
-        "etbuilder_version": m.get("etbuilder_version"),
-        "spec_hash": m.get("spec_hash"),
-        "served_model": predictor.model_file,
-    }
-
-
-_loader.join()
-if "error" in _box:
-    raise _box["error"]
-from inference import InputError  # noqa: E402  (the loader imported it: no cost here)
-
-predictor = _box["predictor"]
-app.add_exception_handler(InputError, _input_error)
+if __name__ == "__main__":
+    sys.exit(main())
