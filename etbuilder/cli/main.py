@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "plan": "etbuilder.cli.plan:plan",
     "models": "etbuilder.cli.models:models",
     "run": "etbuilder.cli.run:run",
+    "tune": "etbuilder.cli.tune:tune",
     "evaluate": "etbuilder.cli.evaluate:evaluate",
     "predict": "etbuilder.cli.predict:predict",
     "package": "etbuilder.cli.package:package",

@@ -23,7 +23,7 @@ from typing import Any
 from etbuilder.errors import PackageError, RunError
 from etbuilder.package import app_files, model_card
 from etbuilder.package.evalset import EvalSet, load_splits
-from etbuilder.package.manifest import base_manifest
+from etbuilder.package.manifest import Manifest, OnnxExport, ServedModel, base_manifest
 from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
@@ -126,13 +126,13 @@ def _assemble(
     for name in TOKENIZER_FILES:
         shutil.copy2(model_dir / name, app / name)
     manifest = base_manifest(plan, run_dir, _pad_id(app / "tokenizer.json"))
-    manifest["run_metrics"] = _run_metrics(run_dir)
-    _write_json(app / "manifest.json", manifest)
+    manifest.run_metrics = _run_metrics(run_dir)
+    manifest.write(app / "manifest.json")
 
     task = plan.task
     torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
     lap("load_model")
-    pair = manifest["inputs"]["kind"] == "pair"
+    pair = manifest.inputs.kind == "pair"
     fp32_work = f"{WORK}/model.onnx"
     exported = export_onnx(
         torch_model, app / fp32_work, app / "tokenizer.json", pair, task.max_length
@@ -141,13 +141,13 @@ def _assemble(
     fusion = _fuse_attention(app / fp32_work, model_dir, torch_model, feeds)
     del torch_model
     lap("export")
-    manifest["onnx"] = {
-        "inputs": exported.input_names,
-        "output": exported.output_name,
-        "opset": exported.opset,
-        "parity_max_abs_diff_vs_pytorch": fusion.get("parity", exported.parity_max_abs_diff),
-        "attention_fusion": fusion,
-    }
+    manifest.onnx = OnnxExport(
+        inputs=exported.input_names,
+        output=exported.output_name,
+        opset=exported.opset,
+        parity_max_abs_diff_vs_pytorch=fusion.get("parity", exported.parity_max_abs_diff),
+        attention_fusion=fusion,
+    )
     mode = quantization or plan.deploy.quantization
     if examples is not None:
         evalsets, notes = ([examples] if examples.inputs else []), ["the evaluation set is empty"]
@@ -178,33 +178,32 @@ def _assemble(
     chosen = result.chosen
     source = chosen.file if chosen is not None and result.served == "int8" else fp32_work
     served_file = INT8_FILE if result.served == "int8" else FP32_FILE
-    manifest["model"] = {
-        "served": served_file,
-        "precision": result.served,
-        "reason": result.reason,
-        "quantization_setting": mode,
-    }
+    served = ServedModel(
+        served=served_file,
+        precision=result.served,
+        reason=result.reason,
+        quantization_setting=mode,
+    )
     if chosen is not None and result.served == "int8":
         quant = quantized[chosen.file]
-        manifest["model"] |= {
-            "recipe": chosen.recipe.name,
-            "quantization": quant.settings,
-            "quantization_excluded_nodes": quant.excluded,
-        }
+        served.recipe = chosen.recipe.name
+        served.quantization = quant.settings
+        served.quantization_excluded_nodes = quant.excluded
     optimized = save_optimized(app / source, app / served_file, feeds)
     if optimized:
-        manifest["model"]["optimized"] = optimized
+        served.optimized = optimized
     else:
         os.replace(app / source, app / served_file)
     if "onnx" in formats and served_file != FP32_FILE:
         os.replace(app / fp32_work, app / FP32_FILE)
-        manifest["onnx"]["fp32"] = FP32_FILE
-    manifest["model"]["bytes"] = _bytes(app / "onnx")
+        manifest.onnx.fp32 = FP32_FILE
+    served.bytes = _bytes(app / "onnx")
+    manifest.model = served
     lap("optimize")
     worst = (
         chosen.worst if chosen is not None else (result.tried[-1].worst if result.tried else None)
     )
-    manifest["quality"] = (
+    manifest.quality = (
         worst.as_dict()
         | {
             "gate": {
@@ -218,23 +217,23 @@ def _assemble(
         else None
     )
     if worst is None:
-        manifest["quality_note"] = note if mode != "none" else "deploy.quantization is `none`"
+        manifest.quality_note = note if mode != "none" else "deploy.quantization is `none`"
     samples = app_files.example_inputs(
-        task.type, manifest["inputs"]["kind"], evalsets[0].inputs if evalsets else []
+        task.type, manifest.inputs.kind, evalsets[0].inputs if evalsets else []
     )
     shutil.rmtree(work)
     app_files.write_code(app, onnxruntime_min=(optimized or {}).get("onnxruntime"))
     app_files.write_examples(app, samples)
     lap("write_files")
-    manifest["build_seconds"] = timings
-    _write_json(app / "manifest.json", manifest)
-    card = model_card.render(plan, manifest, {"inputs": samples[:2]})
+    manifest.build_seconds = timings
+    manifest.write(app / "manifest.json")
+    card = model_card.render(plan, manifest.as_dict(), {"inputs": samples[:2]})
     (app / "README.md").write_text(card, encoding="utf-8")
 
 
-def _gate_batches(manifest: dict[str, Any]) -> tuple[int, ...]:
+def _gate_batches(manifest: Manifest) -> tuple[int, ...]:
     """The server's largest request (answered in one micro-batch), then batch 1."""
-    largest = int(manifest["inputs"]["max_batch_size"])
+    largest = manifest.inputs.max_batch_size
     return (largest, 1) if largest > 1 else (1,)
 
 
@@ -302,10 +301,6 @@ def _run_metrics(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, int | float | str)}
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _swap_into_place(tmp: Path, dest: Path) -> None:

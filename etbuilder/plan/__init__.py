@@ -41,6 +41,7 @@ from etbuilder.plan.strategy import (
     StrategyPlan,
     final_strategy,
 )
+from etbuilder.plan.tune import TuneCondition, TuneDimension, TunePlan
 
 __all__ = [
     "PLAN_VERSION",
@@ -75,5 +76,8 @@ __all__ = [
     "SplitSource",
     "StrategyPlan",
     "TaskPlan",
+    "TuneCondition",
+    "TuneDimension",
+    "TunePlan",
     "final_strategy",
 ]

@@ -127,6 +127,8 @@ def test_cli_lists_and_inits(tmp_path: Path, capsys) -> None:
     assert [t["name"] for t in listed] == [t.name for t in list_templates()]
     assert cli.main(["init", str(tmp_path / "x")]) == 2
     assert "--template NAME" in capsys.readouterr().err
+    assert cli.main(["init", "-t", "sms-spam", "--data", "x.csv", str(tmp_path / "y")]) == 2
+    assert "not both" in capsys.readouterr().err
     assert cli.main(["init", "--template", "feedback-tags", str(tmp_path / "x")]) == 0
     assert "etb run" in capsys.readouterr().out
     assert (tmp_path / "x" / "data" / "train.csv").is_file()
