@@ -1,4 +1,5 @@
-"""`etb init --data FILE DIR`: write a commented spec (with a `tune:` section) from a data file."""
+"""`etb init`: start a project folder, from a data file (`--data FILE`: a commented spec with a
+`tune:` section) or from a gallery template (`--template NAME`: its spec, README and data)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,24 @@ BudgetOption = Annotated[
     str,
     typer.Option("--budget", help="Time the search may take (`10m`, `1h`); sizes `tune:`."),
 ]
-ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.yaml.")]
+TemplateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--template",
+        "-t",
+        metavar="NAME",
+        help="Copy this gallery template, data included (see `etb templates`).",
+        show_default=False,
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Overwrite an existing spec.yaml (--data), or write a template into a folder that "
+        "is not empty (files of the same name are replaced, others kept).",
+    ),
+]
 FolderArgument = Annotated[
     Path, typer.Argument(metavar="DIR", help="Folder to write spec.yaml into.", show_default=False)
 ]
@@ -48,15 +66,24 @@ def init(
     task: TaskOption = None,
     header: HeaderOption = None,
     budget: BudgetOption = "10m",
+    template: TemplateOption = None,
     force: ForceOption = False,
 ) -> None:
-    """Write DIR/spec.yaml from a data file: task and columns inferred, each with its reason."""
+    """Start DIR from a data file (spec inferred, with reasons) or a gallery template."""
     from etbuilder.data.infer import infer, tune_section
     from etbuilder.errors import RunError
     from etbuilder.spec._base import DURATION_PATTERN, parse_duration
 
+    if template is not None:
+        if data is not None:
+            raise RunError("etb init takes --data FILE or --template NAME, not both")
+        _from_template(template, folder, force)
+        return
     if data is None:
-        raise RunError("etb init needs --data FILE: the data file to build the spec for")
+        raise RunError(
+            "etb init needs --data FILE (a spec for your data file) or --template NAME "
+            "(a gallery template: `etb templates` lists them)"
+        )
     if not re.match(DURATION_PATTERN, budget):
         raise RunError(f"--budget {budget!r} is not a duration: write e.g. 90s, 10m or 1.5h")
     if task is not None:
@@ -100,6 +127,18 @@ def init(
             f"({plan.tune.seconds_per_trial:.0f} s estimated for the spec's own configuration)"
         )
     typer.echo(f"next: etb run {target}")
+
+
+def _from_template(name: str, folder: Path, force: bool) -> None:
+    """Copy gallery template `name` into `folder` and say how to run it."""
+    from etbuilder.gallery import copy_template, run_commands
+
+    copied = copy_template(name, folder, force=force)
+    typer.echo(f"copied template {name!r} to {folder}/ (spec.yaml, README.md, data/)")
+    typer.echo("next:")
+    for command in run_commands(copied, folder):
+        typer.echo(f"  {command}")
+    typer.echo(f"then point {folder}/spec.yaml at your own data (see {folder}/README.md)")
 
 
 def _name(folder: Path, data: Path) -> str:
