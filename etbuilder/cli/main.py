@@ -27,6 +27,8 @@ from etbuilder import __version__
 from etbuilder.cli._common import report
 
 COMMANDS: dict[str, str] = {
+    "templates": "etbuilder.cli.templates:templates",
+    "init": "etbuilder.cli.init:init",
     "validate": "etbuilder.cli.validate:validate",
     "schema": "etbuilder.cli.schema:schema",
     "plan": "etbuilder.cli.plan:plan",
