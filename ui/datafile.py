@@ -1,9 +1,9 @@
-"""An uploaded data file: its rows (read by etbuilder's own readers) and the task it suggests.
+"""An uploaded data file: the task, columns and read options it suggests, and its rows.
 
-`infer_task` is the one place where the studio guesses a task and columns. It asks the library
-first (`etbuilder.data.infer.infer_data`, the function behind `etb init --data FILE`) and only
-while that is not installed falls back to the small rule set below, which gives each choice
-with its reason in the same form.
+The inference is the library's (`etbuilder.data.infer.infer`, the function behind
+`etb init --data FILE`): each choice comes with its reason. Only where that module is not
+installed does the small rule set at the end of this file stand in for it, giving the same
+shape of answer.
 """
 
 from __future__ import annotations
@@ -29,14 +29,20 @@ class Inference:
     text: list[str]
     label: str | None
     reasons: dict[str, str] = field(default_factory=dict)
-    """`task`, `text`, `label` -> why."""
+    """`task`, `text`, `label` (and `data.*` read options) -> why."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """Read options for the spec's `data:` (format, header, columns, quoting)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Other `task:` keys the inference set (a multilabel separator, ...)."""
+    notes: list[str] = field(default_factory=list)
+    """Choices the file left open, and how to change them."""
     source: str = "library"
-    """Which code inferred it: `library` (etb init's) or `studio` (the fallback below)."""
+    """Which code inferred it: `library` (etb init's) or `studio` (the stand-in below)."""
 
 
-def read_table(path: Path) -> Table:
+def read_table(path: Path, options: dict[str, Any] | None = None) -> Table:
     """All rows of a data file, read as `etb run` reads a training file (raises DataError)."""
-    spec = DataSpec.model_validate({"train": str(path)})
+    spec = DataSpec.model_validate({"train": {"path": str(path), **(options or {})}})
     source = resolve_source(spec, "train")
     assert source is not None
     return read_split(source)
@@ -53,14 +59,39 @@ def _library() -> Any:
         return None
 
 
-def infer_task(path: Path, table: Table) -> Inference:
-    """The task and columns `etb init --data FILE` would choose, with reasons."""
+def inspect(path: Path) -> tuple[Inference, Table]:
+    """What `etb init --data FILE` would choose for `path`, and the file's rows read that way.
+
+    Raises DataError (with file, line and hint) for a file the readers cannot take."""
     module = _library()
-    if module is not None and hasattr(module, "infer_data"):
-        found = module.infer_data(path)
-        text = found.text if isinstance(found.text, list) else [found.text]
-        return Inference(found.task, list(text), found.label, dict(found.reasons), "library")
-    return _fallback(table)
+    if module is None:
+        table = read_table(path)
+        return _fallback(table), table
+    found = module.infer(path)
+    task = dict(found.task)
+    text = task.pop("text", [])
+    label = task.pop("label", None)
+    kind = str(task.pop("type", "classification"))
+    reasons = {key.removeprefix("task."): why for key, why in found.reasons}
+    reasons.setdefault("task", reasons.pop("type", ""))
+    data: dict[str, Any] = {"format": found.format}
+    if found.format in ("csv", "tsv"):
+        data["header"] = found.header
+        if found.columns:
+            data["columns"] = list(found.columns)
+        if not found.quoting:
+            data["quoting"] = False
+    inference = Inference(
+        task=kind,
+        text=[text] if isinstance(text, str) else list(text),
+        label=label,
+        reasons=reasons,
+        data=data,
+        extra=task,
+        notes=list(found.notes),
+        source="library",
+    )
+    return inference, read_table(path, data)
 
 
 def _is_number(value: Any) -> bool:
@@ -76,8 +107,12 @@ def _is_number(value: Any) -> bool:
 
 
 def _fallback(table: Table) -> Inference:
+    """Stand-in for the library's inference: the longest texts are the text, the column with
+    the fewest distinct values the label."""
     if "tokens" in table.columns and "tags" in table.columns:
-        return Inference("ner", ["tokens"], "tags", {"task": "word/tag columns (CoNLL)"}, "studio")
+        return Inference(
+            "ner", ["tokens"], "tags", {"task": "word/tag columns (CoNLL)"}, source="studio"
+        )
     stats = {}
     for c in table.columns:
         values = [v for v in table.data[c] if v not in (None, "")]
@@ -94,7 +129,7 @@ def _fallback(table: Table) -> Inference:
     reasons = {"text": f"{text[0]!r} holds the longest texts (mean {stats[text[0]][0]:.0f} chars)"}
     if label is None:
         reasons["task"] = "no label column"
-        return Inference("classification", text, None, reasons, "studio")
+        return Inference("classification", text, None, reasons, source="studio")
     _, distinct, numeric, _ = stats[label]
     if numeric and distinct > 10:
         task, why = "regression", f"{label!r} holds numbers with {distinct} distinct values"
@@ -104,4 +139,4 @@ def _fallback(table: Table) -> Inference:
         task, why = "classification", f"{label!r} has {distinct} distinct values"
     reasons["label"] = f"{label!r}: fewest distinct values ({distinct}) among the other columns"
     reasons["task"] = why
-    return Inference(task, text, label, reasons, "studio")
+    return Inference(task, text, label, reasons, source="studio")

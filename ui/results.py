@@ -94,15 +94,17 @@ def comparison(runs: list[Path]) -> list[dict[str, Any]]:
     return table
 
 
-def trials(run: Path) -> list[dict[str, Any]]:
-    """Tune history, when the run folder holds one (`trials.jsonl`, one trial a line)."""
-    rows = []
-    for name in ("trials.jsonl", "tune/trials.jsonl"):
-        path = run / name
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rows.append(json.loads(line))
-                except ValueError:
-                    continue
-    return rows
+def is_study(folder: Path) -> bool:
+    """Whether `folder` is an `etb tune` study (study.json) rather than a single run."""
+    return (folder / "study.json").is_file()
+
+
+def trials(study: Path) -> list[dict[str, str]]:
+    """The tune history of a study folder (`trials.csv`, one trial a row)."""
+    import csv
+
+    try:
+        text = (study / "trials.csv").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return list(csv.DictReader(text.splitlines()))

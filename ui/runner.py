@@ -155,6 +155,8 @@ def view_run(folder: Path) -> RunView:
     code = _exit_code(folder)
     records = read_records(folder)
     if alive:
+        if _process(folder).get("verb") == "tune":
+            return RunView(folder, "running", "searching: one training run per trial", records)
         if state_file == "finished":
             return RunView(folder, "packaging", "building the prediction app", records)
         if state_file == "running":

@@ -257,3 +257,24 @@ def test_a_run_can_be_cancelled_and_a_new_page_sees_it(
     second.button(key=f"cancel_{runs[0].name}").click().run()
     assert wait_done(runs[0], 60) == "cancelled"
     assert not cancel_run(runs[0])  # nothing left to stop
+
+
+def test_picking_a_template_writes_a_valid_spec_the_cli_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etbuilder.gallery import list_templates
+    from etbuilder.spec.loader import load_spec
+
+    at = app(tmp_path, monkeypatch)
+    names = [t.name for t in list_templates()]
+    cards = [b for b in at.button if b.key and b.key.startswith("tpl_")]
+    assert sorted(b.key.removeprefix("tpl_") for b in cards) == sorted(names)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**sms-spam**" in text and "classification · finetune" in text
+    at.button(key="tpl_sms-spam").click().run()
+    assert any("sms-spam" in s.value for s in at.success)
+    spec = load_spec(tmp_path / "sms-spam" / "spec.yaml")
+    assert spec.task.type == "classification"
+    assert Path(spec.data.train.path).is_relative_to(tmp_path / "sms-spam")
+    at.switch_page("pages/configure.py").run()
+    assert any("valid" in s.value for s in at.success)

@@ -18,6 +18,16 @@ st.title("Results")
 run = pick_run(folder, key="results_run", finished_only=True)
 if run is None:
     st.stop()
+if results.is_study(run):
+    st.subheader("Tune history")
+    st.caption("Every trial of the search; the best one's settings are in best.yaml.")
+    st.dataframe(results.trials(run), hide_index=True, width="stretch")
+    best = run / "best.yaml"
+    if best.is_file():
+        st.code(best.read_text(encoding="utf-8"), language="yaml")
+    for image in sorted(run.glob("*.png")):
+        st.image(str(image), caption=image.stem.replace("_", " "))
+    st.stop()
 metrics = results.read_json(run / "metrics.json")
 plan = results.read_plan(run)
 if not metrics or plan is None:
@@ -49,10 +59,6 @@ with overview:
         if classes:
             st.caption("Per class (test)")
             st.dataframe(classes, hide_index=True, width="stretch")
-    history = results.trials(run)
-    if history:
-        st.caption("Tune history")
-        st.dataframe(history, hide_index=True, width="stretch")
 with errors:
     lines = worst_errors(plan.task.type, results.predictions(run))
     st.markdown("\n".join(lines) if lines else "No errors on the test set.")

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from etbuilder.errors import EtbError
-from ui.datafile import infer_task, preview, read_table
+from ui.datafile import inspect, preview
 from ui.session import next_step, workspace
 from ui.specform import dump, variant_types
 from ui.workspace import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, WorkspaceError, project_name
@@ -59,13 +59,14 @@ def upload_tab() -> None:
         return
     path = ws.inside(path_text)
     try:
-        table = read_table(path)
+        found, table = inspect(path)
     except EtbError as error:
         st.error(error.render())
         return
     st.caption(f"{len(table):,} rows, {len(table.columns)} columns: `{path.name}`")
     st.dataframe(preview(table), width="stretch", height=220)
-    found = infer_task(path, table)
+    for note in found.notes:
+        st.info(note)
     st.subheader("What the model should learn")
     columns = list(table.columns)
     tasks = variant_types("task")
@@ -97,6 +98,8 @@ def upload_tab() -> None:
         spec_task: dict[str, Any] = {"type": task, "text": text[0] if len(text) == 1 else text}
         if label != "(none)":
             spec_task["label"] = label
+        if task == found.task:
+            spec_task.update(found.extra)
         project = project_name(name or path.parent.parent.name)
         folder = ws.project_dir(project)
         data_path = path.relative_to(folder) if folder in path.parents else None
@@ -106,7 +109,7 @@ def upload_tab() -> None:
         spec = {
             "etb": 1,
             "name": project,
-            "data": {"train": data_path.as_posix()},
+            "data": {"train": data_path.as_posix(), **found.data},
             "task": spec_task,
         }
         ws.write_spec(project, dump(spec))
