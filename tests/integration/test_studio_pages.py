@@ -107,8 +107,10 @@ def test_upload_shows_preview_and_inferred_task_then_writes_a_valid_spec(
     assert at.selectbox(key="up_task").value == "classification"
     assert at.multiselect(key="up_text").value == ["review"]
     assert at.selectbox(key="up_label").value == "sentiment"
-    reasons = " ".join(c.value for c in at.caption)
-    assert "80 rows, 2 columns" in reasons and "Why: 'review'" in reasons
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("80 rows, 2 columns") for c in captions)
+    reasons = [c.removeprefix("Why: ") for c in captions if c.startswith("Why: ")]
+    assert len(reasons) == 3 and all(len(r) > 8 for r in reasons)  # task, text, label
     at.selectbox(key="up_label").select("sentiment").run()
     at.button(key="up_create").click().run()
     assert any("my-reviews" in s.value for s in at.success)
@@ -195,12 +197,12 @@ def test_plan_page_shows_profile_decisions_and_estimates(
     assert [m.label for m in at.metric] == [
         "Training time", "Memory needed", "Weights that learn", "Learning steps",
     ]  # fmt: skip
-    profile, decisions = at.dataframe[0].value, at.dataframe[1].value
+    profile, decisions = at.dataframe[0].value, at.table[0].value
     assert list(profile["part"]) == ["train", "validation", "test"]
     assert profile["rows"].sum() == 80
-    assert "Labels" not in decisions["setting"].tolist()
-    assert "Categories to predict" in decisions["setting"].tolist()
-    assert any("negative, positive" in v for v in decisions["chosen"])
+    assert decisions.loc["Categories to predict", "chosen"] == "negative, positive"
+    assert decisions.loc["Categories to predict", "set by"] == "from your data"
+    assert decisions["why"].str.len().min() > 0
 
 
 def test_finished_run_shows_on_train_results_try_it_and_ship(

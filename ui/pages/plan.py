@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from etbuilder.errors import EtbError
@@ -89,7 +90,7 @@ if plan.data.split:
     )
 
 st.subheader("What the compiler decided, and why")
-st.dataframe(
+decisions = pd.DataFrame(
     [
         {
             "setting": wording.setting(d.key),
@@ -98,11 +99,9 @@ st.dataframe(
             "set by": SOURCE_WORDS.get(d.source, d.source),
         }
         for d in plan.decisions
-    ],
-    hide_index=True,
-    width="stretch",
-    column_config={"why": st.column_config.TextColumn(width="large")},
-)
+    ]
+).set_index("setting")
+st.table(decisions)  # a table wraps long reasons; a data frame would cut them
 with st.expander("Steps of the training"):
     for i, action in enumerate(plan.strategy.actions, 1):
         st.write(f"{i}. {action}")
