@@ -151,8 +151,8 @@ def view_run(folder: Path) -> RunView:
     status = RunStatus(folder).data
     state_file = str(status.get("state") or "")
     pid = int(_process(folder).get("pid") or 0)
-    alive = pid > 0 and _alive(pid)
     code = _exit_code(folder)
+    alive = pid > 0 and code is None and _alive(pid)  # an exit code: done, whatever the pid is now
     records = read_records(folder)
     if alive:
         if _process(folder).get("verb") == "tune":
