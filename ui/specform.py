@@ -248,3 +248,17 @@ def dump(data: dict[str, Any]) -> str:
     ordered = {k: data[k] for k in order if k in data}
     ordered.update({k: v for k, v in data.items() if k not in ordered})
     return str(yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=100))
+
+
+def with_header(old_text: str, new_text: str) -> str:
+    """`new_text` under the comment lines that opened `old_text` (a template's explanation and
+    its schema line survive a form edit; comments inside the YAML do not)."""
+    header = []
+    for line in old_text.splitlines():
+        if line.startswith("#") or (header and not line.strip()):
+            header.append(line)
+            continue
+        break
+    while header and not header[-1].strip():
+        header.pop()
+    return "\n".join(header) + "\n" + new_text if header else new_text

@@ -119,3 +119,11 @@ def test_set_value_writes_only_what_differs_and_clears_a_changed_variant() -> No
     assert specform.parse("1e-4") == pytest.approx(1e-4)
     assert specform.parse("[a, b]") == ["a", "b"]
     assert specform.dump({"task": {}, "name": "x", "etb": 1}).splitlines()[0] == "etb: 1"
+
+
+def test_a_form_edit_keeps_the_comments_that_open_the_spec() -> None:
+    old = "# yaml-language-server: $schema=x.json\n#\n# What this does.\n\netb: 1\n# inner\n"
+    assert specform.with_header(old, "etb: 1\nname: a\n") == (
+        "# yaml-language-server: $schema=x.json\n#\n# What this does.\netb: 1\nname: a\n"
+    )
+    assert specform.with_header("etb: 1\n", "etb: 1\n") == "etb: 1\n"

@@ -21,6 +21,7 @@ from ui.specform import (
     parse,
     set_value,
     show,
+    with_header,
 )
 from ui.workspace import paths_outside
 
@@ -66,7 +67,7 @@ def _form_edited(field: Field) -> None:
         else raw
     )
     set_value(data, field.path, value, field.default)
-    text = dump(data)
+    text = with_header(state["spec_text"], dump(data))
     _save(text)
     state["yaml_area"] = text
     if field.path.endswith(".type"):  # another variant: other fields
