@@ -253,7 +253,7 @@ def dump(data: dict[str, Any]) -> str:
 def with_header(old_text: str, new_text: str) -> str:
     """`new_text` under the comment lines that opened `old_text` (a template's explanation and
     its schema line survive a form edit; comments inside the YAML do not)."""
-    header = []
+    header: list[str] = []
     for line in old_text.splitlines():
         if line.startswith("#") or (header and not line.strip()):
             header.append(line)
