@@ -182,9 +182,10 @@ def test_a_spec_reading_outside_the_workspace_is_refused(
     write_reviews(outside)
     spec = (folder / "spec.yaml").read_text(encoding="utf-8")
     (folder / "spec.yaml").write_text(spec.replace("data/reviews.csv", str(outside)), "utf-8")
-    for page in ("pages/configure.py", "pages/plan.py"):
+    for page in ("pages/configure.py", "pages/plan.py", "pages/train.py"):
         at = app(tmp_path / "ws", monkeypatch, page)
         assert any("outside the studio's workspace" in e.value for e in at.error), page
+    assert at.button(key="start").disabled
 
 
 def test_plan_page_shows_profile_decisions_and_estimates(

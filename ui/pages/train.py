@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from etbuilder.errors import EtbError
 from etbuilder.plan import Plan
+from etbuilder.spec.loader import load_spec
 from ui.runner import VERBS, RunView, cancel_run, list_runs, log_tail, start_run, view_run
 from ui.session import next_step, project, workspace
+from ui.workspace import paths_outside
 
 STATE_WORDS = {
     "starting": "Starting: reading the data and compiling the plan",
@@ -86,9 +89,20 @@ def show_run(view: RunView) -> None:
         next_step("pages/results.py", "Next: results")
 
 
+def _refusal() -> str | None:
+    """Why the spec cannot start a run from the studio (invalid, or reads outside), if so."""
+    try:
+        spec = load_spec(folder / "spec.yaml")
+    except EtbError as error:
+        return "The spec is not valid; fix it on the **Configure** page:\n\n" + error.render()
+    outside = paths_outside(spec, ws, folder)
+    return "\n\n".join(outside) if outside else None
+
+
 runs = list_runs(folder)
 latest = view_run(runs[0]) if runs else None
 busy = latest is not None and latest.active
+refused = _refusal()
 verbs = _available_verbs()
 with st.container(border=True):
     left, right = st.columns([3, 1])
@@ -103,11 +117,14 @@ with st.container(border=True):
         st.caption(f"The same as, in `{folder}`:")
         st.code(f"etb {verb} spec.yaml --output runs/<time>", language="bash")
     with right:
-        if st.button("Start training", type="primary", disabled=busy, key="start"):
+        if st.button("Start training", type="primary", disabled=busy or bool(refused), key="start"):
             start_run(folder, verb)
             st.rerun()
         if busy:
             st.caption("A run is in progress.")
+
+if refused:
+    st.error(refused)
 
 if runs:
     chosen = st.selectbox("Run", [r.name for r in runs], key="train_run")
