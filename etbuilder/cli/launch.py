@@ -32,16 +32,41 @@ def main(argv: list[str] | None = None) -> int:
             raise RunError(f"no plan at {args.plan}; write it with `etb plan SPEC --json > FILE`")
         plan = Plan.from_json(args.plan.read_text(encoding="utf-8"))
         check_runnable(plan)
-        if args.resume and args.output is None:
-            raise RunError("--resume needs --output DIR: the run folder to continue")
         main_process = os.environ.get("RANK", "0") == "0"
+        if args.resume and args.output is None and main_process:  # the others receive it
+            raise RunError("--resume needs --output DIR: the run folder to continue")
         run_dir = args.output or new_run_dir(plan, create=main_process)
         result = run_plan(plan, run_dir, resume=args.resume, quiet=args.quiet)
         if main_process:
             print(f"run folder: {result.run_dir}")
+            if plan.deploy.package:
+                from etbuilder.package.builder import build_app
+
+                print(f"app: {build_app(result.run_dir)}")
     except (Exception, KeyboardInterrupt) as error:
-        return report(error)
+        rank = os.environ.get("RANK", "0")
+        print(f"etb: rank {rank} stopped:", file=sys.stderr)
+        return report(_lost_contact(error, rank) or error)
     return 0
+
+
+PEER_LOST = ("gloo", "NCCL", "Connection reset", "Connection closed", "Broken pipe")
+"""What torch.distributed says when another process of the job went away mid-collective."""
+
+
+def _lost_contact(error: BaseException, rank: str) -> BaseException | None:
+    """A RunError for a collective that failed because another rank stopped, else None."""
+    from etbuilder.errors import RunError
+
+    text = str(error)
+    distributed = type(error).__module__.startswith("torch.distributed")
+    if not distributed and not any(word in text for word in PEER_LOST):
+        return None
+    first = text.strip().splitlines()[0][:300] if text.strip() else type(error).__name__
+    return RunError(
+        f"rank {rank} lost contact with the other processes of the job ({first}): another "
+        "rank stopped first (torchrun names it on its node) or its machine became unreachable"
+    )
 
 
 if __name__ == "__main__":

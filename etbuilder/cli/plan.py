@@ -139,7 +139,7 @@ def estimates_table(plan: Plan) -> Table:
     return table
 
 
-def show(plan: Plan, console: Console) -> None:
+def show(plan: Plan, console: Console, spec_file: str = "SPEC") -> None:
     """Print the readable summary of `plan`."""
     b, hw, s = plan.backbone, plan.hardware, plan.schedule
     console.print(
@@ -162,9 +162,9 @@ def show(plan: Plan, console: Console) -> None:
         console.print(groups_table(strategy))
     console.print(
         f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
-        f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, global batch {s.global_batch} "
-        f"({s.batch_size} x {s.processes} x {s.accumulation}), lr {s.learning_rate:g} {s.schedule}"
+        f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, lr {s.learning_rate:g} {s.schedule}"
     )
+    console.print(f"[bold]Global batch[/bold]: {batch_math(plan)}")
     console.print(estimates_table(plan))
     console.print(f"[dim]time basis: {plan.estimates.time_basis}[/dim]")
     if plan.warnings:
@@ -181,6 +181,37 @@ def show(plan: Plan, console: Console) -> None:
         console.print(
             f"  node {c.node}: {env} {shlex.join(c.argv)}", soft_wrap=True, highlight=False
         )
+    if plan.compute.engine == "torchrun":
+        console.print(
+            f"  (the plan file: etb plan SPEC --json > {plan.compute.commands[0].argv[-1]}; "
+            "or let etb run write it and start torchrun:)",
+            soft_wrap=True,
+            highlight=False,
+        )
+        for line in etb_run_lines(plan, spec_file):
+            console.print(f"  {line}", soft_wrap=True, highlight=False)
+
+
+def batch_math(plan: Plan) -> str:
+    """`64 = 8 per process x 8 processes (2 nodes x 4) x accumulation 1`."""
+    s, c = plan.schedule, plan.compute
+    nodes = f" ({c.nodes} nodes x {c.processes_per_node})" if c.nodes > 1 else ""
+    return (
+        f"{s.global_batch} = {s.batch_size} per process x {s.processes} process(es){nodes} "
+        f"x accumulation {s.accumulation}"
+    )
+
+
+def etb_run_lines(plan: Plan, spec: str) -> list[str]:
+    """The `etb run` command each node of a torchrun plan runs."""
+    c = plan.compute
+    if c.nodes == 1:
+        return [f"node 0: etb run {shlex.quote(spec)}"]
+    master = plan.spec.compute.rendezvous or "HOST:PORT"
+    return [
+        f"node {rank}: etb run {shlex.quote(spec)} --node-rank {rank} --master {master}"
+        for rank in range(c.nodes)
+    ]
 
 
 def plan(
@@ -195,4 +226,4 @@ def plan(
     if json_:
         sys.stdout.write(compiled.to_json())
         return
-    show(compiled, Console(width=None if sys.stdout.isatty() else 132))
+    show(compiled, Console(width=None if sys.stdout.isatty() else 132), spec)

@@ -25,6 +25,23 @@ OutputOption = Annotated[
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress bar; print only the result.")
 ]
+NodeRankOption = Annotated[
+    int | None,
+    typer.Option(
+        "--node-rank",
+        min=0,
+        help="This machine's place in a multi-node torchrun job (0 is the first); "
+        "`etb plan` prints each node's command.",
+    ),
+]
+MasterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--master",
+        metavar="HOST:PORT",
+        help="Where the nodes meet (node 0's address): overrides compute.rendezvous.",
+    ),
+]
 
 
 def _is_main_process() -> bool:
@@ -71,21 +88,47 @@ def run(
     resume: ResumeOption = False,
     output: OutputOption = None,
     quiet: QuietOption = False,
+    node_rank: NodeRankOption = None,
+    master: MasterOption = None,
 ) -> None:
-    """Train the spec's model, evaluate it on the test split and write the run report."""
+    """Train the spec's model, evaluate it on the test split and write the run report.
+
+    On a torchrun plan this starts torchrun with this node's command (`--node-rank`, `--master`
+    for a multi-node job); on a ray plan it runs the training on Ray Train workers.
+    """
+    from etbuilder.cli import torchrun
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.report.rundir import new_run_dir, read_plan
     from etbuilder.runtime.engine import check_runnable, run_plan
 
-    loaded = load(spec, set_)
+    overrides = [*(set_ or []), *([f"compute.rendezvous={master}"] if master else [])]
+    loaded = load(spec, overrides)
+    first_node = not node_rank
     if resume:
-        run_dir = _resume_dir(loaded.name, output)
-        plan = read_plan(run_dir)
+        run_dir: Path | None = _resume_dir(loaded.name, output) if first_node else output
+        plan = read_plan(run_dir) if run_dir is not None else compile_spec(loaded, spec_path=spec)
     else:
         plan = compile_spec(loaded, spec_path=spec)
         check_runnable(plan)
-        run_dir = output if output is not None else new_run_dir(plan, create=_is_main_process())
+        run_dir = output
+        if run_dir is None and first_node:  # other nodes receive node 0's folder
+            run_dir = new_run_dir(plan, create=_is_main_process())
     check_runnable(plan)
+    if plan.compute.engine == "torchrun" and not torchrun.under_torchrun():
+        if not quiet and first_node:
+            typer.echo(f"etb run: {plan.spec.name} -> torchrun -> {run_dir}", err=True)
+        torchrun.launch(
+            plan, run_dir, node_rank=node_rank, master=master, resume=resume, quiet=quiet
+        )
+        return
+    if node_rank is not None:
+        from etbuilder.errors import RunError
+
+        raise RunError(
+            f"--node-rank joins a torchrun job, but the plan's engine is {plan.compute.engine}; "
+            "set compute.engine: torchrun"
+        )
+    assert run_dir is not None
     if _is_main_process():
         if resume and set_:
             typer.echo(
@@ -96,13 +139,24 @@ def run(
             typer.echo(f"etb run: {plan.spec.name} -> {run_dir}", err=True)
             for warning in plan.warnings:
                 typer.echo(f"  warning {warning.code}: {warning.message}", err=True)
-    result = run_plan(plan, run_dir, resume=resume, quiet=quiet or not sys.stderr.isatty())
+    quiet_run = quiet or not sys.stderr.isatty()
+    if plan.compute.engine == "ray":
+        from etbuilder.runtime.ray_engine import run_on_ray
+
+        result = run_on_ray(plan, run_dir, resume=resume, quiet=quiet_run)
+    else:
+        result = run_plan(plan, run_dir, resume=resume, quiet=quiet_run)
     if not _is_main_process():
         return
     typer.echo(_summary(result, plan))
+    package_app(plan, result.run_dir, quiet=quiet)
+
+
+def package_app(plan: Any, run_dir: Path, *, quiet: bool) -> None:
+    """Build the prediction app of a finished run when the plan asks for it (main process)."""
     if plan.deploy.package:
         from etbuilder.package.builder import build_app
 
         if not quiet:
             typer.echo("etb run: packaging the app (deploy.package: false skips this)", err=True)
-        typer.echo(f"app: {build_app(result.run_dir)}")
+        typer.echo(f"app: {build_app(run_dir)}")

@@ -35,7 +35,7 @@ from etbuilder.spec import Spec
 Pass = Callable[[CompileContext], CompileContext]
 
 PASSES: list[Pass] = [
-    refuse_unavailable,  # tune, ray, fsdp: stop in one line instead of quietly doing less
+    refuse_unavailable,  # tune, fsdp: stop in one line instead of quietly doing less
     resolve_backbone,  # alias/hub id/folder -> BackboneInfo from config.json, and its tokenizer
     resolve_sources,  # read options per split; carve validation/test from train when missing
     read_data,  # read every file once, check the task's columns, apply the split, fingerprint

@@ -230,6 +230,11 @@ class ComputePlan(PlanModel):
     threads_per_process: int
     commands: list[NodeCommand]
     """The exact command line(s) each node runs."""
+    sparse_embeddings: bool = True
+    """Lazy AdamW rows for the word embeddings (one CPU process only: DDP needs dense
+    gradients, so a run that must match a DDP run bit for bit turns it off)."""
+    address: str | None = None
+    """engine ray: the Ray cluster to join (None starts a local Ray)."""
 
 
 class Estimates(PlanModel):

@@ -61,6 +61,7 @@ def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = F
     """Train, evaluate and report `plan` into `run_dir` (continue it when `resume`)."""
     check_runnable(plan)
     accelerator = setup.make_accelerator(plan)
+    plan = setup.shared_plan(accelerator, plan)
     run_dir = setup.shared_path(accelerator, run_dir)
     main = accelerator.is_main_process
     if main:

@@ -84,7 +84,11 @@ class Trainer:
         self.metric = plan.task.metric
         if data.validation is not None and not _labelled(data.validation):
             self.metric = "loss"  # unlabelled pairs (in-batch negatives): select on the loss
-        if sparse_embeddings and use_sparse_embeddings(accelerator.device.type, self.world):
+        if (
+            sparse_embeddings
+            and plan.compute.sparse_embeddings
+            and use_sparse_embeddings(accelerator.device.type, self.world)
+        ):
             enable_sparse_embedding(model)
         self.optimizer = build_optimizer(model, self.schedule, lr_scales=dict(lr_scales or {}))
         self.scheduler = build_scheduler(self.optimizer, self.schedule)

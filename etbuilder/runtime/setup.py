@@ -73,6 +73,22 @@ def shared_path(accelerator: Any, path: Path) -> Path:
     return Path(holder[0])
 
 
+def shared_plan(accelerator: Any, plan: Plan) -> Plan:
+    """The main process's plan on every process.
+
+    Each node of a multi-node job compiles or reads its own copy; training must follow one, so
+    the other processes take the main process's (a node whose data or spec differs would
+    otherwise train something else silently).
+    """
+    if accelerator.num_processes == 1:
+        return plan
+    from accelerate.utils import broadcast_object_list
+
+    holder = [plan.to_json()]
+    broadcast_object_list(holder)
+    return plan if holder[0] == plan.to_json() else Plan.from_json(holder[0])
+
+
 def seed_everything(plan: Plan) -> None:
     """Seed python, numpy, torch (and CUDA) from the plan; deterministic kernels on request."""
     import torch

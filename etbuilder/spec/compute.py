@@ -13,8 +13,9 @@ class ComputeSpec(SpecModel):
     """The hardware layout and the launcher."""
 
     engine: Literal["local", "torchrun", "ray"] = "local"
-    """Launcher: one local process or torchrun (one or many nodes); `ray` is reserved and refused
-by `etb plan` and `etb run` in this version."""
+    """Launcher: one local process; torchrun (one or many nodes, `etb run SPEC --node-rank R
+--master HOST:PORT` on each); or ray (Ray Train workers on the cluster at `rendezvous`, or on a
+local Ray started for the run; needs `pip install 'etbuilder[ray]'`)."""
     devices: Literal["auto", "cpu", "cuda"] = "auto"
     """Accelerator: auto uses a GPU when one is present."""
     nodes: int = Field(default=1, ge=1, le=4096)
@@ -25,6 +26,7 @@ by `etb plan` and `etb run` in this version."""
     """Data parallel (each process a full copy); `fsdp` (fully sharded) is reserved and refused by
 `etb plan` and `etb run` in this version."""
     rendezvous: str | None = None
-    """`host:port` every node reaches for multi-node torchrun."""
+    """`host:port` every node reaches: the first node for multi-node torchrun; for engine ray the
+Ray cluster address (empty: start a local Ray)."""
     threads: int | None = Field(default=None, ge=1)
     """CPU threads per process; default: the cores available divided by the processes."""

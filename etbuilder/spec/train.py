@@ -25,6 +25,10 @@ class TrainSpec(SpecModel):
     """Passes over the training data."""
     batch_size: int = Field(default=32, ge=1, le=65536)
     """Examples per step on each process."""
+    global_batch: int | None = Field(default=None, ge=1, le=16777216)
+    """Examples per optimizer step over all processes, kept whatever the layout: the compiler
+derives the per-process batch (then `batch_size` is the most per process) and the accumulation
+steps from it and the process count. Null: batch_size x processes x accumulation."""
     learning_rate: float = Field(default=5.0e-5, gt=0.0, le=1.0)
     """Peak learning rate of AdamW."""
     schedule: Literal["linear", "cosine", "constant"] = "linear"

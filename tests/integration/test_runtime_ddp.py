@@ -26,6 +26,7 @@ task: {{type: classification, text: sentence, label: label}}
 backbone: {{model: {model}}}
 train: {{epochs: 2, batch_size: 8, learning_rate: 2.0e-3}}
 compute: {{engine: torchrun, processes_per_node: 2, threads: 1}}
+deploy: {{package: false}}
 """
 
 

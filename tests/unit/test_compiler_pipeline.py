@@ -269,8 +269,12 @@ COMPUTE = {
     "multinode": (
         "compute: {engine: torchrun, nodes: 2, processes_per_node: 4, rendezvous: 'h0:29500'}",
         [["torchrun", "--nnodes", "2", "--nproc-per-node", "4", "--node-rank", str(rank),
-          "--rdzv-backend", "c10d", "--rdzv-endpoint", "h0:29500", "--rdzv-id", "tiny",
+          "--master-addr", "h0", "--master-port", "29500",
           "-m", "etbuilder.cli.launch", "runs/tiny/plan.json"] for rank in (0, 1)],
+    ),
+    "ray": (  # one driver; Ray Train starts the 2 x 4 workers where the cluster has room
+        "compute: {engine: ray, nodes: 2, processes_per_node: 4, rendezvous: 'h0:6379'}",
+        [["etb", "run", "__spec__", "--output", "runs/tiny"]],
     ),
 }  # fmt: skip
 
@@ -280,10 +284,51 @@ def test_compute_layout_commands(tmp_path: Path, engine: str) -> None:
     text, argv = COMPUTE[engine]
     spec = CLASSIFICATION_SPEC + text + "\n"
     plan = compile_project(tmp_path, spec, {"train.csv": classification_csv()}, hardware=GPU)
+    spec_file = str((tmp_path / "spec.yaml").resolve())
+    argv = [[spec_file if a == "__spec__" else a for a in line] for line in argv]
     assert [c.argv for c in plan.compute.commands] == argv
+    assert plan.compute.address == ("h0:6379" if engine == "ray" else None)
+    assert not plan.compute.sparse_embeddings, "dense gradients under DDP"
     assert plan.schedule.global_batch == 32 * plan.compute.world_size
     assert plan.precision.used == "bf16"
     assert all(c.env["OMP_NUM_THREADS"] == str(32 // 4) for c in plan.compute.commands)
+
+
+GLOBAL_BATCH = {  # layout -> (per-process batch, accumulation) that keep global_batch 64
+    "compute: {engine: local}": (32, 2),
+    "compute: {engine: torchrun, processes_per_node: 2}": (32, 1),
+    "compute: {engine: torchrun, nodes: 2, processes_per_node: 4, rendezvous: 'h0:1'}": (8, 1),
+    "compute: {engine: ray, processes_per_node: 2}\ntrain: {batch_size: 12}": (8, 4),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(GLOBAL_BATCH))
+def test_global_batch_is_kept_in_every_layout(tmp_path: Path, layout: str) -> None:
+    spec = CLASSIFICATION_SPEC + layout + "\n"
+    if "train:" in layout:
+        spec = spec.replace("train: {", "train: {global_batch: 64, ", 1)
+    else:
+        spec = spec + "train: {global_batch: 64}\n"
+    plan = compile_project(tmp_path, spec, {"train.csv": classification_csv()})
+    s = plan.schedule
+    assert (s.batch_size, s.accumulation) == GLOBAL_BATCH[layout]
+    assert s.global_batch == s.batch_size * s.processes * s.accumulation == 64
+    assert {d.key for d in plan.decisions} >= {"schedule.batch_size", "schedule.accumulation"}
+
+
+@pytest.mark.parametrize(
+    ("train", "message"),
+    [
+        ("{global_batch: 63}", "cannot be split over 2 processes: choose a multiple of 2, e.g. 64"),
+        ("{global_batch: 64, accumulation: 2}", "remove one of them"),
+    ],
+)
+def test_global_batch_that_cannot_be_kept(tmp_path: Path, train: str, message: str) -> None:
+    spec = CLASSIFICATION_SPEC + "compute: {engine: torchrun, processes_per_node: 2}\n"
+    spec += f"train: {train}\n"
+    with pytest.raises(CompileError, match=message) as info:
+        compile_project(tmp_path, spec, {"train.csv": classification_csv()})
+    assert info.value.pass_name == "plan_schedule"
 
 
 UNAVAILABLE = {
@@ -291,7 +336,6 @@ UNAVAILABLE = {
         "tune:\n  space:\n    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}",
         "`tune:`",
     ),
-    "ray": ("compute: {engine: ray, processes_per_node: 4}", "`compute.engine: ray`"),
     "fsdp": (
         "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",
         "`compute.parallelism: fsdp`",

@@ -161,6 +161,7 @@ CASES: dict[str, Case] = {
     "deploy.server.max_text_chars": Case(500),
     # train
     "train.accumulation": Case(2),
+    "train.global_batch": Case(64),
     "train.batch_size": Case(8),
     "train.checkpoint_every": Case(3),
     "train.deterministic": Case(True),

@@ -19,11 +19,6 @@ UNAVAILABLE: tuple[tuple[str, str], ...] = (
         "and set the values yourself, e.g. `--set train.learning_rate=3e-5`",
     ),
     (
-        "compute.engine",
-        "`compute.engine: ray` is not available in this version: use `compute.engine: torchrun` "
-        "(one or many machines) or `local`",
-    ),
-    (
         "compute.parallelism",
         "`compute.parallelism: fsdp` is not available in this version: the runtime trains "
         "with DDP; use `compute.parallelism: ddp`",
@@ -36,7 +31,6 @@ def unavailable(spec: Spec) -> list[str]:
     """The refusals that apply to `spec` (empty when it asks for nothing unavailable)."""
     asked = {
         "tune": spec.tune is not None,
-        "compute.engine": spec.compute.engine == "ray",
         "compute.parallelism": spec.compute.parallelism == "fsdp",
     }
     return [message for field, message in UNAVAILABLE if asked[field]]

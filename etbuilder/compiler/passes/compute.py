@@ -42,7 +42,9 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
             f"compute.rendezvous ({compute.rendezvous}) is where torchrun processes meet, but "
             "compute.engine local starts one process; remove it or set compute.engine: torchrun"
         )
-    if compute.nodes > 1 and not compute.rendezvous:
+    if compute.engine == "torchrun" and compute.rendezvous:
+        split_endpoint(compute.rendezvous)
+    if compute.nodes > 1 and not compute.rendezvous and compute.engine == "torchrun":
         raise CompileError(
             f"{compute.nodes} nodes need a meeting point: set compute.rendezvous to host:port "
             "of the first node (reachable from every node)"
@@ -58,6 +60,14 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
         )
     env = {"OMP_NUM_THREADS": str(threads)}
     commands = _commands(ctx, compute.engine, compute.nodes, ppn, world, env)
+    sparse = world == 1 and not gpu
+    ctx = ctx.decide(
+        "compute.sparse_embeddings",
+        sparse,
+        "one CPU process: lazy AdamW rows for the word embeddings"
+        if sparse
+        else "dense gradients: DDP all-reduces them and a GPU runs the dense update fast",
+    )
     plan = ComputePlan(
         engine=compute.engine,
         nodes=compute.nodes,
@@ -66,6 +76,8 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
         parallelism=compute.parallelism,
         threads_per_process=threads,
         commands=commands,
+        sparse_embeddings=sparse,
+        address=compute.rendezvous if compute.engine == "ray" else None,
     )
     ctx = ctx.decide(
         "compute.world_size", world, f"{compute.nodes} node(s) x {ppn} process(es) per node"
@@ -77,7 +89,7 @@ def _commands(
     ctx: CompileContext, engine: str, nodes: int, ppn: int, world: int, env: dict[str, str]
 ) -> list[NodeCommand]:
     plan_json = plan_path(ctx)
-    if engine == "local":
+    if engine in ("local", "ray"):  # ray: this one driver asks the cluster for the workers
         spec = str(ctx.spec_path) if ctx.spec_path else f"{ctx.spec.name}.yaml"
         return [NodeCommand(node=0, argv=["etb", "run", spec, "--output", run_dir(ctx)], env=env)]
     if nodes == 1 and not ctx.spec.compute.rendezvous:  # a single machine meets itself
@@ -91,7 +103,10 @@ def _commands(
             plan_json,
         ]
         return [NodeCommand(node=0, argv=argv, env=env)]
-    endpoint = ctx.spec.compute.rendezvous or ""
+    host, port = split_endpoint(ctx.spec.compute.rendezvous or "")
+    # --master-addr/--master-port (torchrun's static rendezvous): node R holds ranks
+    # R*ppn..R*ppn+ppn-1, so node 0 holds rank 0, which writes the run folder. (The c10d
+    # rendezvous would ignore --node-rank and number the nodes in order of arrival.)
     return [
         NodeCommand(
             node=rank,
@@ -103,12 +118,10 @@ def _commands(
                 str(ppn),
                 "--node-rank",
                 str(rank),
-                "--rdzv-backend",
-                "c10d",
-                "--rdzv-endpoint",
-                endpoint,
-                "--rdzv-id",
-                ctx.spec.name,
+                "--master-addr",
+                host,
+                "--master-port",
+                port,
                 "-m",
                 LAUNCH_MODULE,
                 plan_json,
@@ -117,3 +130,14 @@ def _commands(
         )
         for rank in range(nodes)
     ]
+
+
+def split_endpoint(endpoint: str) -> tuple[str, str]:
+    """`host:port` -> (host, port); anything else is a CompileError naming the field."""
+    host, _, port = endpoint.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CompileError(
+            f"compute.rendezvous {endpoint!r} is not host:port: write the first node's address "
+            "and a free port every node can reach, e.g. 10.0.0.1:29500"
+        )
+    return host, port

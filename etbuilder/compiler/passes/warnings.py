@@ -104,11 +104,12 @@ def _memory(ctx: CompileContext) -> CompileContext:
     need = estimates.memory_bytes["total"]
     if need > hw.memory_bytes:
         where = "GPU" if hw.device == "cuda" else "RAM"
+        batch = ctx.need("schedule").batch_size
         ctx = ctx.warn(
             "batch_too_large",
             f"one process needs about {_gib(need)} ({_gib(estimates.memory_bytes['activations'])}"
-            f" of activations at batch {ctx.spec.train.batch_size} x {ctx.max_length} tokens), "
+            f" of activations at batch {batch} x {ctx.max_length} tokens), "
             f"more than the {_gib(hw.memory_bytes)} of {where} on {hw.device_name}; lower "
-            "train.batch_size and raise train.accumulation to keep the global batch",
+            "train.batch_size (set train.global_batch to keep the global batch)",
         )
     return ctx
