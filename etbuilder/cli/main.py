@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "predict": "etbuilder.cli.predict:predict",
     "package": "etbuilder.cli.package:package",
     "serve": "etbuilder.cli.serve:serve",
+    "ui": "etbuilder.cli.ui:ui",
 }
 """Command name -> `module:function`, in the order `etb --help` lists them."""
 
