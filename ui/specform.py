@@ -88,14 +88,16 @@ def _non_null(node: dict[str, Any]) -> list[dict[str, Any]]:
 def _kind(node: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
     options = _non_null(node)
     nullable = len(options) < len(node.get("anyOf") or node.get("oneOf") or [node])
-    if len(options) == 1 and not nullable:
+    if len(options) == 1:
         only = options[0]
+        if only.get("type") == "integer":  # unset (None) shows as an empty text box: auto
+            return "int", ()
+        if nullable:
+            return "text", ()
         if "enum" in only:
             return "choice", tuple(only["enum"])
         if only.get("type") == "boolean":
             return "bool", ()
-        if only.get("type") == "integer":
-            return "int", ()
     return "text", ()
 
 
