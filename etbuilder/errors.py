@@ -104,6 +104,10 @@ class RunError(EtbError):
     """A run cannot start or continue (missing run folder, nothing to resume, ...)."""
 
 
+class TemplateError(EtbError):
+    """A gallery template cannot be found or copied (unknown name, a folder in the way)."""
+
+
 class MissingExtraError(EtbError):
     """An optional dependency is not installed; says which extra brings it."""
 

@@ -17,6 +17,7 @@ from etbuilder.errors import (
     MissingExtraError,
     RunError,
     SpecError,
+    TemplateError,
 )
 
 if TYPE_CHECKING:
@@ -46,11 +47,12 @@ EXIT_CODES: tuple[tuple[type[EtbError], int], ...] = (
     (CompileError, 2),
     (RunError, 2),
     (MissingExtraError, 2),
+    (TemplateError, 2),
     (EtbError, 1),
 )
 """The process exit code of each error etbuilder raises on purpose: 2 for what the user can fix
-(the spec, the data, the backbone, the run folder, a missing extra), 1 otherwise; 130 when
-interrupted."""
+(the spec, the data, the backbone, the run folder, a missing extra, a template), 1 otherwise;
+130 when interrupted."""
 
 DEBUG_VARIABLE = "ETB_DEBUG"
 """Set to 1 to see the traceback of an internal error."""

@@ -27,15 +27,19 @@ from etbuilder import __version__
 from etbuilder.cli._common import report
 
 COMMANDS: dict[str, str] = {
+    "templates": "etbuilder.cli.templates:templates",
+    "init": "etbuilder.cli.init:init",
     "validate": "etbuilder.cli.validate:validate",
     "schema": "etbuilder.cli.schema:schema",
     "plan": "etbuilder.cli.plan:plan",
     "models": "etbuilder.cli.models:models",
     "run": "etbuilder.cli.run:run",
+    "tune": "etbuilder.cli.tune:tune",
     "evaluate": "etbuilder.cli.evaluate:evaluate",
     "predict": "etbuilder.cli.predict:predict",
     "package": "etbuilder.cli.package:package",
     "serve": "etbuilder.cli.serve:serve",
+    "ui": "etbuilder.cli.ui:ui",
 }
 """Command name -> `module:function`, in the order `etb --help` lists them."""
 

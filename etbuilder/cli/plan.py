@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from etbuilder.cli._common import SetOption, SpecArgument, load
-from etbuilder.plan import BaseStrategyPlan, DaptPlan, Plan, StrategyPlan
+from etbuilder.plan import BaseStrategyPlan, DaptPlan, Plan, StrategyPlan, TunePlan, lbfgs_head
 
 
 def _count(n: int) -> str:
@@ -139,6 +139,31 @@ def estimates_table(plan: Plan) -> Table:
     return table
 
 
+def tune_table(tune: TunePlan) -> Table:
+    budget = _seconds(tune.budget_s) if tune.budget_s is not None else "none"
+    table = Table(
+        title=(
+            f"Study: {tune.sampler} sampler, {tune.pruner} pruner, {tune.storage} storage; "
+            f"validation {tune.metric} ({tune.direction}); budget {budget}: about "
+            f"{tune.expected_trials} of {tune.trials} trials at "
+            f"{_seconds(tune.seconds_per_trial)} each"
+        ),
+        title_justify="left",
+    )
+    table.add_column("setting", style="bold")
+    table.add_column("range")
+    table.add_column("trial 0")
+    table.add_column("only when")
+    for d in tune.space:
+        if d.kind == "choice":
+            span = ", ".join(str(c) for c in d.choices or [])
+        else:
+            span = f"{d.kind} [{d.low:g}, {d.high:g}]" + (f" step {d.step}" if d.step else "")
+        when = "; ".join(f"{c.path} in {', '.join(c.values)}" for c in d.conditions)
+        table.add_row(d.path, span, "" if d.base is None else str(d.base), when)
+    return table
+
+
 def show(plan: Plan, console: Console, spec_file: str = "SPEC") -> None:
     """Print the readable summary of `plan`."""
     b, hw, s = plan.backbone, plan.hardware, plan.schedule
@@ -160,13 +185,23 @@ def show(plan: Plan, console: Console, spec_file: str = "SPEC") -> None:
         for i, action in enumerate(strategy.actions, 1):
             console.print(f"  {i}. {action}")
         console.print(groups_table(strategy))
-    console.print(
-        f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
-        f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, lr {s.learning_rate:g} {s.schedule}"
-    )
-    console.print(f"[bold]Global batch[/bold]: {batch_math(plan)}")
+    lbfgs = lbfgs_head(plan.strategy)
+    if lbfgs is not None:
+        console.print(
+            f"[bold]Schedule[/bold]: full-batch L-BFGS head, one fit per L2 strength "
+            f"({', '.join(f'{x:g}' for x in lbfgs.l2_grid)})"
+        )
+    else:
+        console.print(
+            f"[bold]Schedule[/bold]: {s.epochs} epochs x {s.steps_per_epoch:,} steps = "
+            f"{s.total_steps:,} steps, warmup {s.warmup_steps:,}, lr {s.learning_rate:g} "
+            f"{s.schedule}"
+        )
+        console.print(f"[bold]Global batch[/bold]: {batch_math(plan)}")
     console.print(estimates_table(plan))
     console.print(f"[dim]time basis: {plan.estimates.time_basis}[/dim]")
+    if plan.tune is not None:
+        console.print(tune_table(plan.tune))
     if plan.warnings:
         console.print("[bold yellow]Warnings[/bold yellow]")
         for w in plan.warnings:

@@ -92,7 +92,8 @@ def run(
     """Train the spec's model, evaluate it on the test split and write the run report.
 
     On a torchrun plan this starts torchrun with this node's command (`--node-rank`, `--master`
-    for a multi-node job); on a ray plan it runs the training on Ray Train workers.
+    for a multi-node job); on a ray plan it runs the training on Ray Train workers. A spec with
+    `tune:` runs its search instead (as `etb tune`).
     """
     from etbuilder.cli import torchrun
     from etbuilder.compiler.pipeline import compile_spec
@@ -108,6 +109,18 @@ def run(
     overrides = [*(set_ or []), *([f"compute.rendezvous={master}"] if master else [])]
     loaded = load(spec, overrides)
     first_node = not node_rank
+    if loaded.tune is not None:
+        from etbuilder.errors import RunError
+
+        if os.environ.get("RANK") is not None or node_rank is not None:
+            raise RunError(
+                "a spec with `tune:` runs its search with `etb tune` (--workers N shares it on "
+                "one machine), not under a distributed launcher; remove `tune:` to train once"
+            )
+        from etbuilder.cli.tune import tune
+
+        tune(spec, set_, output=output, resume=resume, quiet=quiet)
+        return
     claimed = False
     if resume:
         run_dir: Path | None = _resume_dir(loaded.name, output) if first_node else output

@@ -27,6 +27,7 @@ from etbuilder.plan import (
     SplitSource,
     StrategyPlan,
     TaskPlan,
+    TunePlan,
 )
 from etbuilder.spec import Spec
 
@@ -81,6 +82,7 @@ class CompileContext:
     schedule: SchedulePlan | None = None
     estimates: Estimates | None = None
     deploy: DeployPlan | None = None
+    tune: TunePlan | None = None
     decisions: tuple[Decision, ...] = ()
     warnings: tuple[PlanWarning, ...] = ()
     passes: tuple[str, ...] = field(default=())

@@ -28,6 +28,7 @@ from etbuilder.compiler.passes.schedule import plan_schedule
 from etbuilder.compiler.passes.sources import resolve_sources
 from etbuilder.compiler.passes.strategy import lower_strategy
 from etbuilder.compiler.passes.task import choose_task
+from etbuilder.compiler.passes.tune import plan_tune
 from etbuilder.compiler.passes.warnings import collect_warnings
 from etbuilder.errors import BackboneError, CompileError, DataError, EtbError
 from etbuilder.plan import HardwareInfo, Plan
@@ -36,7 +37,7 @@ from etbuilder.spec import Spec
 Pass = Callable[[CompileContext], CompileContext]
 
 PASSES: list[Pass] = [
-    refuse_unavailable,  # tune, fsdp: stop in one line instead of quietly doing less
+    refuse_unavailable,  # fsdp: stop in one line instead of quietly doing less
     resolve_backbone,  # alias/hub id/folder -> BackboneInfo from config.json, and its tokenizer
     resolve_sources,  # read options per split; carve validation/test from train when missing
     read_data,  # read every file once, check the task's columns, apply the split, fingerprint
@@ -50,6 +51,7 @@ PASSES: list[Pass] = [
     plan_schedule,  # steps/epoch, total steps, warmup, global batch
     estimate_cost,  # parameters, memory per process, FLOPs, time from recorded throughput
     plan_deploy,  # the app: formats, quantization, server limits
+    plan_tune,  # tune: the study: space, sampler, pruner, budget, trials it holds
     collect_warnings,  # imbalance, truncation, tiny data, overlap, memory, duplicates, ...
 ]
 """The compiler, in order."""
@@ -106,6 +108,7 @@ def build_plan(ctx: CompileContext) -> Plan:
         compute=ctx.need("compute"),
         estimates=ctx.need("estimates"),
         deploy=ctx.need("deploy"),
+        tune=ctx.tune,
         decisions=list(ctx.decisions),
         warnings=list(ctx.warnings),
         passes=list(ctx.passes),

@@ -40,7 +40,9 @@ from etbuilder.plan.strategy import (
     ParameterGroup,
     StrategyPlan,
     final_strategy,
+    lbfgs_head,
 )
+from etbuilder.plan.tune import TuneCondition, TuneDimension, TunePlan
 
 __all__ = [
     "PLAN_VERSION",
@@ -75,5 +77,9 @@ __all__ = [
     "SplitSource",
     "StrategyPlan",
     "TaskPlan",
+    "TuneCondition",
+    "TuneDimension",
+    "TunePlan",
     "final_strategy",
+    "lbfgs_head",
 ]

@@ -12,6 +12,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from etbuilder.plan.base import PlanModel
 from etbuilder.plan.strategy import StrategyPlan
+from etbuilder.plan.tune import TunePlan
 from etbuilder.spec import Spec
 from etbuilder.spec.task import TaskType
 
@@ -291,6 +292,8 @@ class Plan(PlanModel):
     compute: ComputePlan
     estimates: Estimates
     deploy: DeployPlan
+    tune: TunePlan | None = None
+    """The study, when the spec has `tune:` (the other records are its trial 0)."""
     decisions: list[Decision]
     warnings: list[PlanWarning]
     passes: list[str]

@@ -50,6 +50,10 @@ class FeaturesPlan(BaseStrategyPlan):
     """Keys the cached vectors: backbone, data fingerprint, max_length and pooling."""
     pooling: str
     """The vector the head reads: mean, cls, pooler, native or tokens."""
+    solver: Literal["lbfgs", "adamw"] = "adamw"
+    """lbfgs: the linear head solved full-batch; adamw: mini-batch training by the schedule."""
+    l2_grid: list[float] = Field(default_factory=list)
+    """L2 strengths the L-BFGS head tries (the best on validation is kept)."""
 
 
 class FreezePlan(BaseStrategyPlan):
@@ -133,3 +137,11 @@ STRATEGY_TYPES: frozenset[str] = frozenset(
 def final_strategy(strategy: StrategyPlan) -> DownstreamStrategyPlan:
     """The strategy that trains the task model: dapt's downstream one, else `strategy`."""
     return strategy.then if isinstance(strategy, DaptPlan) else strategy
+
+
+def lbfgs_head(strategy: StrategyPlan) -> FeaturesPlan | None:
+    """The features record when its head is solved by L-BFGS (no epochs or learning rate)."""
+    final = final_strategy(strategy)
+    if isinstance(final, FeaturesPlan) and final.solver == "lbfgs":
+        return final
+    return None

@@ -16,6 +16,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,17 @@ class MetricsLog:
     """Append-only JSON lines, flushed on every write (the UI tails this file)."""
 
     def __init__(
-        self, path: Path, *, truncate_after_step: int | None = None, enabled: bool = True
+        self,
+        path: Path,
+        *,
+        truncate_after_step: int | None = None,
+        enabled: bool = True,
+        on_eval: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """`on_eval` sees each evaluation record once written (a tuner's pruner); it may raise
+        to end the run."""
         self.path = path
+        self.on_eval = on_eval
         self.records: list[dict[str, Any]] = []
         self.enabled = enabled
         self._handle: Any = None
@@ -249,6 +258,8 @@ class MetricsLog:
         if self._handle is not None:
             self._handle.write(json.dumps(clean) + "\n")
             self._handle.flush()
+        if self.on_eval is not None and clean.get("kind") == "eval":
+            self.on_eval(clean)
 
     def close(self) -> None:
         if self._handle is not None:

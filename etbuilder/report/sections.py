@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from etbuilder.plan import Plan
+from etbuilder.plan import Plan, lbfgs_head
 from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.report.worst_errors import cell
 
@@ -62,6 +62,7 @@ def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
     task, bb, strat, sched = plan.task, plan.backbone, plan.strategy, plan.schedule
     test = metrics.get("test") or {}
     val = metrics.get("validation") or {}
+    lbfgs = lbfgs_head(strat)
     rows = [
         ["Name", cell(plan.spec.name)],
         ["Task", f"{task.type} (head: {cell(task.head)}; loss: {task.loss})"],
@@ -79,8 +80,13 @@ def summary(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
         ],
         [
             "Schedule",
-            f"{_count(sched.epochs, 'epoch')}, {_count(sched.total_steps, 'step')}, "
-            f"global batch {sched.global_batch}, lr {sched.learning_rate:g} ({sched.schedule})",
+            (
+                f"full-batch L-BFGS head, L2 strength {metrics.get('head_l2', '?')} of "
+                f"{len(lbfgs.l2_grid)} tried"
+                if lbfgs
+                else f"{_count(sched.epochs, 'epoch')}, {_count(sched.total_steps, 'step')}, "
+                f"global batch {sched.global_batch}, lr {sched.learning_rate:g} ({sched.schedule})"
+            ),
         ],
         ["Max length", str(task.max_length)],
         [

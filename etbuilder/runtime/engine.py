@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from etbuilder.report.rundir import MetricsLog, RunStatus, now_iso, write_atomic
 from etbuilder.runtime import checkpoint as ckpt
 from etbuilder.runtime import finish, setup
 from etbuilder.runtime.progress import Progress
-from etbuilder.runtime.result import RunResult
+from etbuilder.runtime.result import RunResult, RunStopped
 from etbuilder.runtime.trainer_surface import Data, TrainerSurface
 
 SUPPORTED_STRATEGIES = ("finetune", "freeze", "lora", "features", "distill", "dapt")
@@ -56,8 +56,18 @@ def prepare_run_dir(plan: Plan, run_dir: Path, *, resume: bool) -> None:
     write_atomic(run_dir / "plan.json", plan.to_json())
 
 
-def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = False) -> RunResult:
-    """Train, evaluate and report `plan` into `run_dir` (continue it when `resume`)."""
+def run_plan(
+    plan: Plan,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """Train, evaluate and report `plan` into `run_dir` (continue it when `resume`).
+
+    `on_eval` sees each validation record (step, epoch, `validation/<metric>`); raising
+    `RunStopped` from it ends the run as `stopped` (a pruned trial)."""
     check_runnable(plan)
     accelerator = setup.make_accelerator(plan)
     plan = setup.shared_plan(accelerator, plan)
@@ -73,7 +83,13 @@ def run_plan(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool = F
         status.start(resumed=resume)
     try:
         with _sigterm_as_interrupt():
-            result = _train_and_report(plan, run_dir, accelerator, resume=resume, quiet=quiet)
+            result = _train_and_report(
+                plan, run_dir, accelerator, resume=resume, quiet=quiet, on_eval=on_eval
+            )
+    except RunStopped as stopped:
+        if main:
+            status.update(state="stopped", finished=now_iso(), stopped=str(stopped))
+        raise
     except KeyboardInterrupt:
         if main:
             status.update(state="interrupted", finished=None)
@@ -105,7 +121,13 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _train_and_report(
-    plan: Plan, run_dir: Path, accelerator: Any, *, resume: bool, quiet: bool
+    plan: Plan,
+    run_dir: Path,
+    accelerator: Any,
+    *,
+    resume: bool,
+    quiet: bool,
+    on_eval: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:
     main = accelerator.is_main_process
     setup.seed_everything(plan)
@@ -120,6 +142,7 @@ def _train_and_report(
         run_dir / "metrics.jsonl",
         truncate_after_step=_ckpt_step(latest) if resume else -1,
         enabled=main,
+        on_eval=on_eval,
     )
     trains = setup.trains(plan, train_ex)
     trainer: TrainerSurface | None = None

@@ -12,3 +12,8 @@ class RunResult:
     run_dir: Path
     metrics: dict[str, Any]
     state: str
+
+
+class RunStopped(Exception):
+    """Raised by a run's `on_eval` observer to end it early (a pruned trial); the run folder's
+    state becomes `stopped` with this message."""

@@ -187,7 +187,13 @@ def hidden_needs_mlp_head(spec: Spec, context: RuleContext) -> list[Finding]:
         for key in path:
             raw = raw.get(key) if isinstance(raw, dict) else None
         written = isinstance(raw, dict) and "hidden" in raw
-        if isinstance(strategy, FeaturesStrategy) and strategy.head == "linear" and written:
+        default = FeaturesStrategy.model_fields["hidden"].default
+        if (
+            isinstance(strategy, FeaturesStrategy)
+            and strategy.head == "linear"
+            and written
+            and strategy.hidden != default  # a resolved spec writes the default out: harmless
+        ):
             findings.append(
                 Finding(
                     (*path, "hidden"),

@@ -40,8 +40,7 @@ class Spec(SpecModel):
     train: TrainSpec = Field(default_factory=TrainSpec)
     """Optimisation settings."""
     tune: TuneSpec | None = None
-    """Hyper-parameter search: validated, but refused by `etb plan` and `etb run` in this version
-(the search is not available yet); absent means a single run."""
+    """Hyper-parameter search (`etb tune`, or `etb run` on this spec); absent means one run."""
     compute: ComputeSpec = Field(default_factory=ComputeSpec)
     """Hardware layout and launcher."""
     deploy: DeploySpec = Field(default_factory=DeploySpec)

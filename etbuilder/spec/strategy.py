@@ -25,6 +25,11 @@ class FeaturesStrategy(SpecModel):
     """Head trained on the cached features."""
     hidden: int = Field(default=256, ge=1)
     """Width of the MLP head's hidden layer."""
+    solver: Literal["auto", "lbfgs", "adamw"] = "auto"
+    """How the head trains: `lbfgs` solves a linear head exactly (full batch, the L2 strength
+    chosen on the validation split, no learning rate or epochs); `adamw` trains mini-batches
+    with `train:`'s learning rate and epochs. auto: lbfgs for a linear head unless
+    train.learning_rate or train.epochs is set, else adamw."""
     pooling: Literal["auto", "mean", "cls", "pooler"] = "auto"
     """Text vector the head reads: mean of the token vectors, the raw [CLS] vector, or the
     pooler (dense + tanh on [CLS]); auto pools as the backbone was trained (mean for
@@ -97,7 +102,8 @@ class DaptStrategy(SpecModel):
     mlm_probability: float = Field(default=0.15, gt=0.0, lt=1.0)
     """Fraction of tokens masked."""
     learning_rate: float | None = Field(default=None, gt=0.0)
-    """Learning rate of the masked-LM phase; default: `train.learning_rate`."""
+    """Learning rate of the masked-LM phase; default: `train.learning_rate`, or full
+    fine-tuning's rate when that is unset too."""
     then: DownstreamStrategy = Field(default_factory=FinetuneStrategy)
     """The strategy trained on the task after adaptation."""
 

@@ -21,20 +21,23 @@ class EarlyStopping(SpecModel):
 class TrainSpec(SpecModel):
     """How the model is optimised."""
 
-    epochs: int = Field(default=3, ge=1, le=1000)
-    """Passes over the training data."""
+    epochs: int | None = Field(default=None, ge=1, le=1000)
+    """Passes over the training data; unset: the compiler chooses them from the strategy, the
+    training rows and the batch size (the plan's `schedule.epochs` decision says how)."""
     batch_size: int = Field(default=32, ge=1, le=65536)
     """Examples per step on each process."""
     global_batch: int | None = Field(default=None, ge=1, le=16777216)
     """Examples per optimizer step over all processes, kept whatever the layout: the compiler
 derives the per-process batch (then `batch_size` is the most per process) and the accumulation
 steps from it and the process count. Null: batch_size x processes x accumulation."""
-    learning_rate: float = Field(default=5.0e-5, gt=0.0, le=1.0)
-    """Peak learning rate of AdamW."""
+    learning_rate: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Peak learning rate of AdamW; unset: the compiler chooses it for the strategy (and a
+    `features` linear head is solved exactly with L-BFGS, which needs none)."""
     schedule: Literal["linear", "cosine", "constant"] = "linear"
     """Learning-rate schedule after warmup."""
-    warmup: float = Field(default=0.06, ge=0.0)
-    """Warmup: a fraction of the total steps when below 1, else a number of steps."""
+    warmup: float | None = Field(default=None, ge=0.0)
+    """Warmup: a fraction of the total steps when below 1, else a number of steps; unset: the
+    compiler chooses it for the strategy."""
     weight_decay: float = Field(default=0.01, ge=0.0, le=1.0)
     """AdamW weight decay (not applied to biases and LayerNorm weights)."""
     max_grad_norm: float | None = Field(default=1.0, gt=0.0)
@@ -44,7 +47,8 @@ steps from it and the process count. Null: batch_size x processes x accumulation
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """Numeric precision; auto uses bf16 where the hardware runs it fast, else fp32."""
     early_stopping: EarlyStopping | None = None
-    """Stop early on the validation metric; null trains every epoch."""
+    """Stop early on the validation metric; null trains every epoch. Unset, the compiler turns
+    it on when it chose many epochs and there is a validation split."""
     seed: int = 42
     """Random seed for initialisation, shuffling and dropout."""
     deterministic: bool = False

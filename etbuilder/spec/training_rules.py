@@ -103,7 +103,7 @@ def early_stopping_needs_validation(spec: Spec, context: RuleContext) -> list[Fi
 def warmup_steps_are_whole(spec: Spec, context: RuleContext) -> list[Finding]:
     """A warmup of 1 or more counts steps, so it must be a whole number."""
     warmup = spec.train.warmup
-    if warmup >= 1 and warmup != int(warmup):
+    if warmup is not None and warmup >= 1 and warmup != int(warmup):
         return [
             Finding(
                 ("train", "warmup"),

@@ -102,18 +102,27 @@ class TuneSpec(SpecModel):
     """Search hyper-parameters: each trial is a run of the spec with sampled values."""
 
     trials: int = Field(default=20, ge=1, le=10000)
-    """Number of trials."""
-    timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
-    """Stop starting trials after this long (`30m`, `2h`)."""
+    """Most trials to run (a failed trial counts; one whose process died is retried once)."""
+    budget: str | None = Field(default=None, pattern=DURATION_PATTERN)
+    """Wall-clock budget of the search (`10m`, `2h`): a trial starts only when the compiler's
+    time estimate for its configuration fits in what is left, and is cut at the budget's end."""
     metric: str | None = None
     """Validation metric to optimise; default: the task's metric."""
     direction: Literal["auto", "maximize", "minimize"] = "auto"
     """Whether larger is better; auto follows the metric (loss and errors are minimised)."""
     sampler: Literal["tpe", "random", "grid", "cmaes"] = "tpe"
-    """Optuna sampler."""
-    pruner: Literal["median", "hyperband", "none"] = "median"
-    """Stop unpromising trials early on their intermediate validation metric."""
+    """Optuna sampler: tpe (multivariate, seeded by `train.seed`), random, grid (choices and
+    int ranges only) or cmaes (numeric ranges; choices are sampled at random)."""
+    pruner: Literal["median", "successive_halving", "hyperband", "none"] = "median"
+    """Stop unpromising trials early on their per-evaluation validation metric."""
     storage: str | None = None
-    """Optuna storage URL (e.g. `sqlite:///tune.db`) to share or resume a study."""
+    """Where the study is kept: default a SQLite file in the study folder (resumable);
+    `journal` a journal file there (safe for parallel workers); `memory` nowhere (no resume);
+    or any SQLAlchemy URL (`postgresql://...`) that workers on other machines can join."""
+    refit: Literal["none", "train+validation"] = "none"
+    """After the search: `none` tests and packages the best trial's own model;
+    `train+validation` retrains the best configuration on the training and validation rows
+    together, for the best trial's number of epochs, then tests and packages that model."""
     space: dict[str, SearchRange] = Field(min_length=1)
-    """Search space: dotted spec paths (e.g. `train.learning_rate`) to ranges."""
+    """Search space: dotted spec paths (e.g. `train.learning_rate`) to ranges. Knobs of one
+    strategy (`strategy.r`) are sampled only in trials where `strategy.type` picks it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from etbuilder.spec import _walk
 from etbuilder.spec._finding import Finding, RuleContext
@@ -15,6 +15,7 @@ from etbuilder.spec._hints import did_you_mean, show
 from etbuilder.spec._yaml import DataPath
 from etbuilder.spec.spec import Spec
 from etbuilder.spec.tune import Choice, IntRange, LogUniformRange, UniformRange
+from etbuilder.spec.tune_space import resolve
 
 FIXED_SECTIONS = ("etb", "name", "description", "data", "tune", "compute", "deploy")
 """Top-level keys a search cannot vary: they name the run, its data or its hardware."""
@@ -41,9 +42,11 @@ def tune_space_fits(spec: Spec, context: RuleContext) -> list[Finding]:
                 )
             )
             continue
-        annotation = _resolve(spec, parts, where, findings)
-        if annotation is not None:
-            findings.extend(_range_fits(key, annotation, search, where))
+        resolved = resolve(spec, key, spec.tune.space)
+        if resolved.problem is not None:
+            findings.append(Finding(where, resolved.problem, resolved.hint, key=True))
+            continue
+        findings.extend(_range_fits(key, resolved.annotation, search, where))
     return findings
 
 
@@ -85,42 +88,6 @@ def tune_sampler_fits(spec: Spec, context: RuleContext) -> list[Finding]:
             "use {choice: [...]} or {int: [lo, hi]} ranges, or sampler: tpe",
         )
     ]
-
-
-def _resolve(spec: Spec, parts: list[str], where: DataPath, found: list[Finding]) -> Any | None:
-    """The annotation of the setting at `parts`, walking this spec's union branches."""
-    annotation: Any = Spec
-    value: Any = spec
-    for index, part in enumerate(parts):
-        prefix = ".".join(parts[:index])
-        model = type(value) if isinstance(value, BaseModel) else None
-        model = model or _walk.choose_model(annotation, {})
-        if model is None:
-            found.append(Finding(where, f"{prefix} is a value, it has no key '{part}'", key=True))
-            return None
-        field = model.model_fields.get(part)
-        if field is None:
-            hint = did_you_mean(part, list(model.model_fields)) or _other_branch_hint(
-                annotation, model, part
-            )
-            found.append(
-                Finding(where, f"no setting '{part}' under {prefix or 'the spec'}", hint, key=True)
-            )
-            return None
-        annotation = _walk.field_annotation(field)
-        value = getattr(value, part, None)
-    if _walk.is_model(annotation) or _walk.union_models(annotation):
-        message = f"{'.'.join(parts)} is a section; tune one of its keys"
-        found.append(Finding(where, message, None, key=True))
-        return None
-    return annotation
-
-
-def _other_branch_hint(annotation: Any, model: type[BaseModel], part: str) -> str | None:
-    owners = [t for t, m in _walk.union_models(annotation).items() if part in m.model_fields]
-    if owners:
-        return f"'{part}' is a setting of type {' or '.join(owners)}, not {_walk.tag_of(model)}"
-    return f"keys here: {', '.join(model.model_fields)}"
 
 
 def _range_fits(key: str, annotation: Any, search: Any, where: DataPath) -> list[Finding]:

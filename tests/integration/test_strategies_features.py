@@ -127,3 +127,33 @@ def test_features_token_head_for_ner(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert trains[-1]["loss"] < trains[0]["loss"]
     assert "f1_macro" in result.metrics["test"] or "f1" in result.metrics["test"]
     assert (tmp_path / "run" / "predictions.jsonl").read_text().strip()
+
+
+def test_features_linear_head_by_lbfgs_keeps_the_best_l2_on_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No learning rate or epochs in the spec: one full-batch L-BFGS fit per planned L2
+    strength, the one best on validation is the saved head."""
+    import torch
+    from safetensors.torch import load_file
+
+    from etbuilder.runtime.engine import run_plan
+
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    backbone = make_tiny_bert(tmp_path / "bert")
+    plan = compile_plan(tmp_path, backbone, "{type: features}", train="{batch_size: 16, seed: 7}")
+    assert plan.strategy.solver == "lbfgs"
+    grid = plan.strategy.l2_grid
+    result = run_plan(plan, tmp_path / "run", quiet=True)
+    trains = _records(tmp_path / "run", "train")
+    evals = _records(tmp_path / "run", "eval")
+    assert [r["l2"] for r in trains] == grid and [r["l2"] for r in evals] == grid
+    assert all(r["solver"] == "lbfgs" and r["lbfgs_iterations"] > 0 for r in trains)
+    losses = [r["loss"] for r in trains]  # weaker L2: a lower regularised optimum
+    assert losses == sorted(losses, reverse=True)
+    best = next(r for r in reversed(evals) if r.get("best"))
+    assert result.metrics["head_l2"] == best["l2"]
+    value = result.metrics["validation"][plan.task.metric]
+    assert value == max(r[f"validation/{plan.task.metric}"] for r in evals)
+    saved = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
+    assert torch.count_nonzero(saved["classifier.weight"]) > 0

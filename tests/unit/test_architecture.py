@@ -1,8 +1,8 @@
 """The import contracts in pyproject.toml hold, and they would catch an upward import.
 
 `make lint` runs `lint-imports`; these tests run it too, so `make test` (and CI) keep the layers:
-cli -> package -> runtime -> report -> compiler -> (data | zoo | hardware) -> plan -> spec ->
-(errors | atomic), the stand-alone app template, and the torch-free floors.
+cli -> package -> runtime -> report -> compiler -> (data | zoo | hardware | gallery) -> plan ->
+spec -> (errors | atomic), the stand-alone app template, and the torch-free floors.
 """
 
 from __future__ import annotations

@@ -132,7 +132,9 @@ sys.exit(code)
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["validate", str(VALID_SPECS[0])], ["schema"]], ids=lambda a: a[0]
+    "args",
+    [["--help"], ["validate", str(VALID_SPECS[0])], ["schema"], ["templates"]],
+    ids=lambda a: a[0],
 )
 def test_no_heavy_imports(args: list[str]) -> None:
     done = subprocess.run(

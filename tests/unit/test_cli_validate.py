@@ -56,7 +56,7 @@ def test_set_overrides_are_checked_with_the_file(write_spec) -> None:
         "--set train.learnin_rate=1: train.learnin_rate: unknown key 'learnin_rate'",
         "    hint: did you mean 'learning_rate'?",
         "--set train.epochs=abc: train.epochs: 'abc' is not an integer",
-        "    hint: expected an integer (>= 1, <= 1000)",
+        "    hint: expected an integer (>= 1, <= 1000) or null",
         "3 problems in the spec.",
     ]
 

@@ -274,8 +274,8 @@ def test_schedule_steps_and_warmup(warmup: float, expected: int) -> None:
         train={"batch_size": 8, "accumulation": 2, "epochs": 3, "warmup": warmup},
         compute={"engine": "torchrun", "processes_per_node": 2},
     )
-    c = layout_compute(profiled(300, spec=s))
-    out = plan_schedule(c)
+    c = choose_task(profiled(300, spec=s).replace(max_length=32))
+    out = plan_schedule(layout_compute(lower_strategy(c)))
     assert out.schedule is not None
     assert out.schedule.global_batch == 32
     assert out.schedule.steps_per_epoch == 10  # ceil(300 / 32)

@@ -332,10 +332,6 @@ def test_global_batch_that_cannot_be_kept(tmp_path: Path, train: str, message: s
 
 
 UNAVAILABLE = {
-    "tune": (
-        "tune:\n  space:\n    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}",
-        "`tune:`",
-    ),
     "fsdp": (
         "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",
         "`compute.parallelism: fsdp`",

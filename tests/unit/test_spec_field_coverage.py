@@ -16,6 +16,7 @@ The walk over the schema fails when a field has no case, so a new field needs on
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 from collections.abc import Iterator
@@ -99,11 +100,9 @@ QUOTED = "text,label\n" + "".join(
 )
 
 ON_TORCHRUN = {"compute.engine": "torchrun"}
-TUNE = {"tune{}.space.*": {"train.learning_rate": {"log_uniform": [1.0e-5, 1.0e-3]}}}
-
-
-def _refused_tune(value: Any) -> Case:
-    return Case(value, "refused")
+TUNE_SPACE = {"train.learning_rate": {"log_uniform": [1.0e-5, 1.0e-3]}}
+TUNED = {"tune": {"space": TUNE_SPACE}}
+"""Both specs of a `tune.*` case have a search; the case changes one thing in it."""
 
 
 CASES: dict[str, Case] = {
@@ -183,7 +182,7 @@ CASES: dict[str, Case] = {
     "train.epochs": Case(5),
     "train.eval_every": Case(3),
     "train.keep_checkpoints": Case(4),
-    "train.learning_rate": Case(1.0e-4),
+    "train.learning_rate": Case(2.0e-4),
     "train.max_grad_norm": Case(None),
     "train.precision": Case("fp32", hardware=GPU),
     "train.schedule": Case("cosine"),
@@ -251,6 +250,7 @@ STRATEGY_VALUES: dict[str, Any] = {
     "<features>.head": "mlp",
     "<features>.hidden": 32,
     "<features>.pooling": "cls",
+    "<features>.solver": "adamw",
     "<freeze>.embeddings": False,
     "<freeze>.layers": 2,
     "<freeze>.lr_decay": 0.8,
@@ -309,8 +309,23 @@ CASES["strategy<dapt>.corpus_column"] = Case("text", also={"strategy<dapt>.corpu
 CASES["strategy<dapt>.learning_rate"] = Case(1.0e-4, also=_DAPT)
 CASES["strategy<dapt>.mlm_probability"] = Case(0.3, also=_DAPT)
 CASES["strategy<dapt>.steps"] = Case(20, also=_DAPT)
-for _path in [p for p in schema_fields() if p == "tune" or p.startswith("tune{}")]:
-    CASES[_path] = _refused_tune(_path)
+CASES["tune"] = Case({"space": TUNE_SPACE})  # the study in the plan
+CASES["tune{}.budget"] = Case("5m", also=TUNED)
+CASES["tune{}.direction"] = Case("minimize", also=TUNED)
+CASES["tune{}.metric"] = Case("f1_macro", also=TUNED)
+CASES["tune{}.pruner"] = Case("hyperband", also=TUNED)
+CASES["tune{}.refit"] = Case("train+validation", also=TUNED)
+CASES["tune{}.sampler"] = Case("random", also=TUNED)
+CASES["tune{}.storage"] = Case("journal", also=TUNED)
+CASES["tune{}.trials"] = Case(3, also=TUNED)
+CASES["tune{}.space.*"] = Case({**TUNE_SPACE, "train.batch_size": {"choice": [8, 16]}}, also=TUNED)
+CASES["tune{}.space.*.uniform"] = Case({"train.warmup": {"uniform": [0.0, 0.2]}}, also=TUNED)
+CASES["tune{}.space.*.log_uniform"] = Case(
+    {"train.learning_rate": {"log_uniform": [1.0e-4, 1.0e-2]}}, also=TUNED
+)
+CASES["tune{}.space.*.int"] = Case({"train.epochs": {"int": [1, 3]}}, also=TUNED)
+CASES["tune{}.space.*.step"] = Case({"train.epochs": {"int": [1, 5], "step": 2}}, also=TUNED)
+CASES["tune{}.space.*.choice"] = Case({"train.schedule": {"choice": ["cosine"]}}, also=TUNED)
 
 
 def _extra_bases() -> dict[str, tuple[str, dict[str, str]]]:
@@ -445,25 +460,19 @@ def _spec(case: Case, path: str | None) -> tuple[str, dict[str, str]]:
     files = {**files, **case.files, "corpus.txt": "some in-domain text\nmore of it\n"}
     files["corpus.csv"] = "text\nsome in-domain text\nmore of it\n"
     for key, value in case.also.items():
-        _put(spec, key, value)
+        _put(spec, key, copy.deepcopy(value))
     if path is not None:
         value = case.value
         if value == "__minilm_folder__":
             from tests.fixtures.models import minilm_folder
 
             value = str(minilm_folder())
-        if path.startswith("tune"):
-            spec["tune"] = {"space": TUNE["tune{}.space.*"]}
-            if path not in ("tune", "tune{}.space.*") and not path.startswith("tune{}.space.*."):
-                spec["tune"][path.split(".")[-1]] = {
-                    "trials": 3,
-                    "timeout": "5m",
-                    "metric": "accuracy",
-                    "direction": "maximize",
-                    "sampler": "random",
-                    "pruner": "none",
-                    "storage": "sqlite:///t.db",
-                }[path.split(".")[-1]]
+        if path == "tune":
+            spec["tune"] = value
+        elif path.startswith("tune{}.space.*"):
+            spec["tune"]["space"] = value
+        elif path.startswith("tune{}."):
+            spec["tune"][path.removeprefix("tune{}.")] = value
         else:
             _put(spec, path, value)
     return yaml.safe_dump(spec, sort_keys=False), files
@@ -536,8 +545,7 @@ def test_field_changes_the_plan_or_is_refused(tmp_path: Path, path: str) -> None
         with pytest.raises(CompileError) as info:
             _compile(tmp_path / "with", case, path)
         message = str(info.value)
-        top = path.split("{")[0].split(".")[0] if path.startswith("tune") else path
-        assert f"`{top}" in message and "not available in this version" in message
+        assert f"`{path}" in message and "not available in this version" in message
         assert "\n" not in message
         return
     if case.expect == "enables":

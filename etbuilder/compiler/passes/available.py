@@ -14,11 +14,6 @@ from etbuilder.spec import Spec
 
 UNAVAILABLE: tuple[tuple[str, str], ...] = (
     (
-        "tune",
-        "`tune:` (hyper-parameter search) is not available in this version: remove the section "
-        "and set the values yourself, e.g. `--set train.learning_rate=3e-5`",
-    ),
-    (
         "compute.parallelism",
         "`compute.parallelism: fsdp` is not available in this version: the runtime trains "
         "with DDP; use `compute.parallelism: ddp`",
@@ -30,7 +25,6 @@ UNAVAILABLE: tuple[tuple[str, str], ...] = (
 def unavailable(spec: Spec) -> list[str]:
     """The refusals that apply to `spec` (empty when it asks for nothing unavailable)."""
     asked = {
-        "tune": spec.tune is not None,
         "compute.parallelism": spec.compute.parallelism == "fsdp",
     }
     return [message for field, message in UNAVAILABLE if asked[field]]

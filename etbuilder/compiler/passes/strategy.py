@@ -24,6 +24,7 @@ def lower_strategy(ctx: CompileContext) -> CompileContext:
     backbone = ctx.need("backbone")
     task: TaskPlan = ctx.need("task")
     base = ctx.spec_path.parent if ctx.spec_path else Path.cwd()
+    validation = ctx.profile("validation")
     info = LoweringInput(
         backbone=backbone,
         head_parameters=head_parameters(task, backbone.hidden_size),
@@ -32,6 +33,8 @@ def lower_strategy(ctx: CompileContext) -> CompileContext:
         pooling=task.pooling,
         base_dir=base.resolve(),
         learning_rate=ctx.spec.train.learning_rate,
+        epochs=ctx.spec.train.epochs,
+        has_validation=bool(validation and validation.rows),
         task_type=task.type,
         labels=tuple(task.labels),
     )

@@ -29,7 +29,12 @@ class LoweringInput:
     pooling: str
     base_dir: Path
     """Relative teacher/corpus paths resolve against this (the spec's folder)."""
-    learning_rate: float
+    learning_rate: float | None
+    """train.learning_rate as the spec sets it (None: the compiler chooses it later)."""
+    epochs: int | None
+    """train.epochs as the spec sets it."""
+    has_validation: bool
+    """Whether a validation split exists (an L-BFGS head chooses its L2 strength on it)."""
     task_type: str
     labels: tuple[str, ...]
 

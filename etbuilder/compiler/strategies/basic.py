@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from etbuilder.compiler.recipes import L2_GRID, L2_WITHOUT_VALIDATION
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -40,15 +41,25 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         head_params = info.head_parameters
         head_desc = f"linear({b.hidden_size} -> {outputs})"
     groups.append(ParameterGroup(name="head", parameters=head_params, trainable=True))
+    solver, solver_why, solver_source = _solver(strategy, info)
+    l2_grid = _l2_grid(solver, info)
     pooling, why, source = resolve_pooling(strategy.pooling, b, info.task_type)
     key = cache_key("features", b.path, b.name, info.fingerprint, info.max_length, pooling)
     actions = [
         "load the pretrained backbone and freeze it",
         f"encode every split once ({pooling} pooling, max_length {info.max_length}) "
         f"and cache the vectors under key {key}",
-        f"train a {head_desc} head on the cached vectors",
+        f"train a {head_desc} head on the cached vectors "
+        + (
+            "with full-batch L-BFGS, for each L2 strength of "
+            + ", ".join(f"{x:g}" for x in l2_grid)
+            + (", keeping the best on validation" if len(l2_grid) > 1 else "")
+            if solver == "lbfgs"
+            else "with mini-batch AdamW"
+        ),
     ]
     notes = [
+        note("solver", solver, solver_why, solver_source),
         note("pooling", pooling, why, source),
         note(
             "cache_key",
@@ -65,8 +76,58 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         hidden=strategy.hidden if strategy.head == "mlp" else None,
         cache_key=key,
         pooling=pooling,
+        solver=solver,
+        l2_grid=list(l2_grid),
     )
+    if solver == "lbfgs":
+        notes.append(
+            note(
+                "l2_grid",
+                list(l2_grid),
+                "chosen on the validation split (the primary metric), strongest first"
+                if len(l2_grid) > 1
+                else "no validation split to choose on: one middle strength",
+            )
+        )
     return plan, notes
+
+
+def _solver(strategy: FeaturesStrategy, info: LoweringInput) -> tuple[str, str, str]:
+    """L-BFGS for a linear head unless the spec asks for mini-batch training."""
+    if strategy.solver == "lbfgs":
+        if strategy.head != "linear":
+            raise CompileError(
+                "strategy.solver is lbfgs but strategy.head is mlp: L-BFGS solves a linear "
+                "head only; set strategy.head: linear, or strategy.solver: adamw (or auto)"
+            )
+        return "lbfgs", "strategy.solver", "spec"
+    if strategy.solver == "adamw":
+        return "adamw", "strategy.solver", "spec"
+    if strategy.head == "mlp":
+        return "adamw", "an mlp head is not convex: mini-batch AdamW", "default"
+    set_by_user = [
+        name
+        for name, value in (("learning_rate", info.learning_rate), ("epochs", info.epochs))
+        if value is not None
+    ]
+    if set_by_user:
+        return (
+            "adamw",
+            "train." + " and train.".join(set_by_user) + " set: mini-batch AdamW uses them",
+            "spec",
+        )
+    return (
+        "lbfgs",
+        "a linear head on fixed features is a convex problem: full-batch L-BFGS solves it "
+        "exactly (no learning rate or epochs to choose)",
+        "default",
+    )
+
+
+def _l2_grid(solver: str, info: LoweringInput) -> tuple[float, ...]:
+    if solver != "lbfgs":
+        return ()
+    return L2_GRID if info.has_validation else (L2_WITHOUT_VALIDATION,)
 
 
 def lower_freeze(strategy: FreezeStrategy, info: LoweringInput) -> Lowered:

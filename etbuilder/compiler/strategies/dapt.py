@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from etbuilder.compiler.recipes import MLM_RECIPE
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -37,7 +38,7 @@ def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
         *backbone_groups(info),
         ParameterGroup(name="mlm_head", parameters=mlm, trainable=True),
     ]
-    lr = strategy.learning_rate or info.learning_rate
+    lr = strategy.learning_rate or info.learning_rate or MLM_RECIPE.learning_rate
     actions = [
         "load the pretrained backbone",
         ("load its masked-LM head" if b.has_mlm_head else "initialise a masked-LM head"),
@@ -66,7 +67,10 @@ def lower_dapt(strategy: DaptStrategy, info: LoweringInput) -> Lowered:
             lr,
             "strategy.learning_rate"
             if strategy.learning_rate
-            else "strategy.learning_rate unset: train.learning_rate",
+            else "strategy.learning_rate unset: train.learning_rate"
+            if info.learning_rate
+            else "strategy.learning_rate and train.learning_rate unset: the masked-LM phase "
+            "trains the whole body, at full fine-tuning's default rate",
             "spec" if strategy.learning_rate else "default",
         ),
     ]

@@ -34,7 +34,13 @@ from etbuilder.runtime.progress import Progress
 from etbuilder.runtime.strategies.base import planned
 from etbuilder.runtime.strategies.feature_cache import Features, cached_features
 from etbuilder.runtime.strategies.groups import group_prefixes
+from etbuilder.runtime.strategies.lbfgs_head import fit_lbfgs
 from etbuilder.runtime.trainer_surface import Data, TrainState
+
+LBFGS_CHUNK = 8192
+"""Pooled rows per chunk of the full-batch objective."""
+LBFGS_TOKEN_CHUNK = 256
+"""Sentences per chunk when the head reads every token's vector."""
 
 
 class HeadOnly(nn.Module):
@@ -130,8 +136,13 @@ class FeatureTrainer:
             }
         )
         self.metric = plan.task.metric
-        self.optimizer = build_optimizer(self.head, self.schedule)
-        self.scheduler = build_scheduler(self.optimizer, self.schedule)
+        self.features_plan = planned(plan, FeaturesPlan)
+        if self.features_plan.solver == "lbfgs":
+            self.schedule = sched
+            self.steps_per_epoch = sched.steps_per_epoch
+        else:
+            self.optimizer = build_optimizer(self.head, self.schedule)
+            self.scheduler = build_scheduler(self.optimizer, self.schedule)
         self.state = TrainState()
         self.strategy_figures: dict[str, Any] = {}
         self.best_weights: dict[str, torch.Tensor] | None = None
@@ -148,7 +159,10 @@ class FeatureTrainer:
             self.head.head.load_state_dict(self.best_weights)
 
     def fit(self, progress: Progress) -> TrainState:
-        """Every planned epoch over the cached training features; the best head by validation."""
+        """Every planned epoch over the cached training features; the best head by validation.
+        An L-BFGS head: one exact fit per planned L2 strength instead."""
+        if self.features_plan.solver == "lbfgs":
+            return self._fit_lbfgs(progress)
         state, sched = self.state, self.schedule
         started = time.perf_counter()
         generator = torch.Generator().manual_seed(sched.seed)
@@ -200,6 +214,81 @@ class FeatureTrainer:
         state.elapsed = time.perf_counter() - started
         return state
 
+    def _chunks(self, rows_per_chunk: int) -> list[dict[str, torch.Tensor]]:
+        """The training split as batches on the device, in order."""
+        n = len(self.data.train)
+        chunks = []
+        for i in range(0, n, rows_per_chunk):
+            rows = np.arange(i, min(n, i + rows_per_chunk))
+            batch = _batch(self.train, self.data.train, rows, self.data.pad_id)
+            chunks.append({k: v.to(self.acc.device) for k, v in batch.items()})
+        return chunks
+
+    def _fit_lbfgs(self, progress: Progress) -> TrainState:
+        """Strongest L2 first, each fit warm-started from the last; the best on validation
+        is kept (without validation the plan holds a single strength)."""
+        state = self.state
+        started = time.perf_counter()
+        chunks = self._chunks(LBFGS_TOKEN_CHUNK if self.train.tokens else LBFGS_CHUNK)
+        task, scale = self.task, self.data.loss_scale
+
+        def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            return self.loss(model, batch, task, scale)
+
+        tokens = int(self.data.train.lengths.sum())
+        for l2 in self.features_plan.l2_grid:
+            t0 = time.perf_counter()
+            fit = fit_lbfgs(self.head, chunks, loss, l2)
+            seconds = time.perf_counter() - t0
+            self.epoch_seconds.append(seconds)
+            state.train_seconds += seconds
+            state.step += 1
+            state.samples += len(self.data.train)
+            state.tokens += tokens
+            state.padded_tokens += tokens
+            state.epoch = 1
+            state.elapsed = time.perf_counter() - started
+            self.log.write(
+                {
+                    "step": state.step,
+                    "epoch": 1,
+                    "kind": "train",
+                    "solver": "lbfgs",
+                    "l2": l2,
+                    "loss": fit["objective"],
+                    "lbfgs_iterations": fit["iterations"],
+                    "lbfgs_evaluations": fit["evaluations"],
+                    "epoch_seconds": round(seconds, 4),
+                    "feature_cache": self.cache,
+                    "feature_seconds": round(self.feature_seconds, 3) if state.step == 1 else 0,
+                    "elapsed": round(state.elapsed, 3),
+                }
+            )
+            progress.advance(1)
+            if self.validation is None:
+                self._keep_best_weights()
+            else:
+                self._evaluate(progress, early_stopping=False, extra={"l2": l2})
+            budget = self.schedule.time_budget_s
+            if budget is not None and time.perf_counter() - started >= budget:
+                state.stopped = "time_budget"
+                break
+        best = self._best_l2()
+        if best is not None:
+            self.strategy_figures["head_l2"] = best
+        state.stopped = state.stopped or "completed"
+        state.elapsed = time.perf_counter() - started
+        return state
+
+    def _keep_best_weights(self) -> None:
+        self.best_weights = {k: v.detach().clone() for k, v in self.head.head.state_dict().items()}
+
+    def _best_l2(self) -> float | None:
+        grid, step = self.features_plan.l2_grid, self.state.best_step
+        if step is None:
+            return grid[-1] if grid else None
+        return grid[step - 1]
+
     @torch.no_grad()
     def head_outputs(self, features: Features, encoded: Encoded) -> Outputs:
         """The head's outputs of a cached split in example order, and its mean loss."""
@@ -219,7 +308,13 @@ class FeatureTrainer:
         values_out: Any = per_example if features.tokens else np.stack(per_example)
         return Outputs(values_out, loss_sum / len(encoded) if labelled and len(encoded) else None)
 
-    def _evaluate(self, progress: Progress) -> None:
+    def _evaluate(
+        self,
+        progress: Progress,
+        *,
+        early_stopping: bool = True,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         data, state = self.data, self.state
         if self.validation is None or data.validation is None or data.validation_examples is None:
             return
@@ -231,15 +326,14 @@ class FeatureTrainer:
         value = primary(metrics, self.metric)
         state.last_eval_step = state.step
         record: dict[str, Any] = {"step": state.step, "epoch": state.epoch, "kind": "eval"}
+        record |= extra or {}
         record |= {f"validation/{k}": v for k, v in metrics.items() if _number(v)}
         maximize = self.task.metric_direction == "maximize"
         best = state.best_metric
         if best is None or (value > best if maximize else value < best):
             state.best_metric, state.best_step, state.best_epoch = value, state.step, state.epoch
             state.validation = dict(metrics)
-            self.best_weights = {
-                k: v.detach().clone() for k, v in self.head.head.state_dict().items()
-            }
+            self._keep_best_weights()
             record["best"] = True
             state.bad_evals = 0
         else:
@@ -247,7 +341,7 @@ class FeatureTrainer:
         self.log.write(record)
         progress.note(metric=f"{self.metric} {value:.4f}")
         stopping = self.schedule.early_stopping
-        if stopping is not None and state.bad_evals >= stopping.patience:
+        if early_stopping and stopping is not None and state.bad_evals >= stopping.patience:
             state.stopped = "early_stopping"
 
 

@@ -1,0 +1,364 @@
+"""The compiler's training defaults against a small grid, per dataset and strategy.
+
+For each dataset of ../shared/data (slices where stated), the test metric of a run with every
+`train:` value left unset (the compiler chooses) next to the runs of a small grid over the
+learning rate and epochs; the grid's best is picked on the test metric itself (an oracle: the
+comparison flatters the grid, not the defaults). `features` also gets scikit-learn's
+LogisticRegression (C=1, or RidgeCV for regression) on the very vectors the run cached.
+
+    .venv/bin/python bench/defaults.py features [--only banking77,sst2]
+    .venv/bin/python bench/defaults.py finetune     # finetune and lora on an SST-2 slice
+    smoke: --smoke (tiny slices, one grid point)
+
+Prints one JSON line per run and a table per dataset with ratios to the grid's best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    data: str
+    """The spec's `data:` mapping body, `{DIR}` for the folder the slices are written to."""
+    task: str
+    slices: dict[str, tuple[str, int, bool]]
+    """Output file -> (source file under DATA, rows to sample, has a header line)."""
+    per_token: bool = False
+
+
+DATASETS: dict[str, Dataset] = {
+    "banking77": Dataset(
+        "banking77",
+        f"{{train: {DATA}/banking77/train.csv, test: {DATA}/banking77/test.csv}}",
+        "{type: classification, text: text, label: category, metric: accuracy}",
+        {},
+    ),
+    "sst2": Dataset(
+        "sst2",
+        f"{{train: {{DIR}}/train.tsv, test: {DATA}/sst2_glue/test.tsv, quoting: false}}",
+        "{type: classification, text: sentence, label: label}",
+        {"train.tsv": ("sst2_glue/train.tsv", 4000, True)},
+    ),
+    "ag_news": Dataset(
+        "ag_news",
+        "{train: {DIR}/train.tsv, test: {DIR}/test.tsv, quoting: false, header: false, "
+        "columns: [text, label]}",
+        "{type: classification, text: text, label: label}",
+        {
+            "train.tsv": ("ag_news/dev.tsv", 4000, False),
+            "test.tsv": ("ag_news/test.tsv", 2000, False),
+        },
+    ),
+    "mrpc": Dataset(
+        "mrpc",
+        f"{{train: {DATA}/mrpc/msr_paraphrase_train.txt, test: {DATA}/mrpc/msr_paraphrase_test.txt,"
+        " format: tsv, quoting: false, header: false, encoding: utf-8-sig, "
+        "columns: [quality, id1, id2, s1, s2]}",
+        "{type: pair_classification, text: [s1, s2], label: quality}",
+        {},
+    ),
+    "stsb": Dataset(
+        "stsb",
+        f"{{train: {DATA}/stsb/stsb-en-train.csv, validation: {DATA}/stsb/stsb-en-dev.csv, "
+        f"test: {DATA}/stsb/stsb-en-test.csv, header: false, columns: [s1, s2, score]}}",
+        "{type: regression, text: [s1, s2], label: score}",
+        {},
+    ),
+    "sms_spam": Dataset(
+        "sms_spam",
+        f"{{train: {DATA}/sms_spam/SMSSpamCollection, format: tsv, quoting: false, "
+        "header: false, columns: [label, text], split: {validation: 0.1, test: 0.2}}",
+        "{type: classification, text: text, label: label}",
+        {},
+    ),
+    "wnut17": Dataset(
+        "wnut17",
+        f"{{train: {DATA}/wnut17/wnut17train.conll, validation: {DATA}/wnut17/emerging.dev.conll,"
+        f" test: {DATA}/wnut17/emerging.test.annotated, format: conll}}",
+        "{type: ner}",
+        {},
+        per_token=True,
+    ),
+}
+
+FEATURE_GRID = [(lr, epochs) for lr in (1e-3, 1e-2) for epochs in (10, 40)]
+"""(learning rate, epochs) of a mini-batch AdamW head on the cached features."""
+FINETUNE_GRID = {"finetune": (3e-5, 1e-4, 3e-4), "lora": (3e-4, 1e-3, 3e-3)}
+"""Learning rates at the compiler's epochs (the middle one is the compiler's own rate)."""
+
+
+def write_slices(dataset: Dataset, folder: Path, smoke: bool) -> None:
+    """Seeded random samples of line-per-row files, header kept."""
+    for out, (source, rows, header) in dataset.slices.items():
+        lines = (DATA / source).read_text(encoding="utf-8").splitlines(keepends=True)
+        head, body = (lines[:1], lines[1:]) if header else ([], lines)
+        body = random.Random(0).sample(body, min(len(body), 300 if smoke else rows))
+        (folder / out).write_text("".join(head + body), encoding="utf-8")
+
+
+def spec_text(dataset: Dataset, folder: Path, strategy: str, train: str) -> str:
+    return (
+        f"etb: 1\nname: defaults-{dataset.name}\n"
+        f"data: {dataset.data.replace('{DIR}', str(folder))}\n"
+        f"task: {dataset.task}\nbackbone: {{model: minilm-l6}}\n"
+        f"strategy: {strategy}\n" + (f"train: {train}\n" if train else "")
+    )
+
+
+def run(dataset: Dataset, folder: Path, label: str, strategy: str, train: str) -> dict[str, Any]:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.report.metrics import primary
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.spec.loader import load_spec_text
+
+    target = folder / label.replace(" ", "_").replace("=", "")
+    target.mkdir(parents=True, exist_ok=True)
+    plan = compile_spec(
+        load_spec_text(spec_text(dataset, folder, strategy, train), base_dir=folder)
+    )
+    start = time.perf_counter()
+    result = run_plan(plan, target / "run", quiet=True)
+    wall = time.perf_counter() - start
+    test = result.metrics["test"]
+    out = {
+        "dataset": dataset.name,
+        "run": label,
+        "metric": plan.task.metric,
+        "test": round(float(primary(test, plan.task.metric)), 4),
+        "accuracy": round(float(test["accuracy"]), 4) if "accuracy" in test else None,
+        "epochs": plan.schedule.epochs,
+        "learning_rate": plan.schedule.learning_rate,
+        "stopped": result.metrics.get("stopped"),
+        "train_seconds": result.metrics.get("train_seconds"),
+        "wall_seconds": round(wall, 1),
+    }
+    if "head_l2" in result.metrics:
+        out["head_l2"] = result.metrics["head_l2"]
+    print(json.dumps(out), flush=True)
+    out["plan"] = plan
+    return out
+
+
+def cached_arrays(plan: Any) -> dict[str, tuple[Any, Any]]:
+    """(features, targets) of every split: train and validation from the run's cache, test
+    through the same cache (one more pass of the frozen backbone)."""
+    from etbuilder.runtime import setup
+    from etbuilder.runtime.strategies.feature_cache import cached_features
+    from etbuilder.runtime.strategies.features import head_module
+
+    _, encoded, tokenizer = setup.load_data(plan)
+    model, _ = setup.build(plan)
+    name, head = head_module(plan, model)
+    return {
+        split: (
+            cached_features(
+                plan, split, model, (name, head), encoded[split], pad_id=setup.pad_id(tokenizer)
+            ).values.numpy(),
+            encoded[split].targets,
+        )
+        for split in ("train", "validation", "test")
+    }
+
+
+def score(metric: str, pred: Any, y: Any) -> float:
+    from scipy.stats import pearsonr, spearmanr
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if metric == "pearson":
+        return float(pearsonr(pred, y)[0])
+    if metric == "spearman":
+        return float(spearmanr(pred, y)[0])
+    if metric == "accuracy":
+        return float(accuracy_score(y, pred))
+    average = metric.split("_", 1)[1]
+    return float(f1_score(y, pred, average=average))
+
+
+def adamw_head(
+    arrays: dict[str, tuple[Any, Any]], plan: Any, lr: float, epochs: int
+) -> dict[str, Any]:
+    """The runtime's mini-batch recipe on the cached vectors: a linear head, AdamW (weight decay
+    0.01), batch 32, linear decay without warmup, the best epoch on validation kept."""
+    import math
+
+    import numpy as np
+    import torch
+    from torch.nn import functional as F
+
+    from etbuilder.plan.tasks import TASK_RULES
+
+    numeric = TASK_RULES[plan.task.type].numeric
+    x, y = (torch.from_numpy(np.asarray(a)) for a in arrays["train"])
+    outputs = 1 if numeric else len(plan.task.labels)
+    torch.manual_seed(plan.schedule.seed)
+    head = torch.nn.Linear(x.shape[1], outputs)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
+    steps = epochs * math.ceil(len(x) / 32)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps))
+    generator = torch.Generator().manual_seed(plan.schedule.seed)
+
+    def predict(split: str) -> Any:
+        with torch.no_grad():
+            out = head(torch.from_numpy(np.asarray(arrays[split][0])))
+        return out.squeeze(-1).numpy() if numeric else out.argmax(-1).numpy()
+
+    best, best_state, start = None, None, time.perf_counter()
+    lower = plan.task.metric_direction != "maximize"
+    for _ in range(epochs):
+        for rows in torch.randperm(len(x), generator=generator).split(32):
+            out = head(x[rows])
+            loss = (
+                F.mse_loss(out.squeeze(-1), y[rows].float())
+                if numeric
+                else F.cross_entropy(out, y[rows].long())
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        value = score(plan.task.metric, predict("validation"), arrays["validation"][1])
+        if best is None or (value < best if lower else value > best):
+            best, best_state = value, {k: v.clone() for k, v in head.state_dict().items()}
+    assert best_state is not None
+    head.load_state_dict(best_state)
+    return {
+        "test": round(score(plan.task.metric, predict("test"), arrays["test"][1]), 4),
+        "train_seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def sklearn_head(arrays: dict[str, tuple[Any, Any]], plan: Any) -> dict[str, Any]:
+    """LogisticRegression (C=1) or RidgeCV on the same vectors."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+
+    from etbuilder.plan.tasks import TASK_RULES
+
+    (x, y), (xt, yt) = arrays["train"], arrays["test"]
+    start = time.perf_counter()
+    if TASK_RULES[plan.task.type].numeric:
+        pred = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(x, y).predict(xt)
+    else:
+        pred = LogisticRegression(C=1.0, max_iter=5000).fit(x, y).predict(xt)
+    out = {"test": round(score(plan.task.metric, pred, yt), 4)}
+    if not TASK_RULES[plan.task.type].numeric:
+        out["accuracy"] = round(score("accuracy", pred, yt), 4)
+    return out | {"seconds": round(time.perf_counter() - start, 2)}
+
+
+def features(names: list[str], smoke: bool, root: Path) -> list[dict[str, Any]]:
+    rows = []
+    for name in names:
+        dataset = DATASETS[name]
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        write_slices(dataset, folder, smoke)
+        default = run(dataset, folder, "default", "{type: features}", "")
+        grid, sk = [], None
+        points = FEATURE_GRID[:1] if smoke else FEATURE_GRID
+        if dataset.per_token:  # ragged token vectors: the grid runs through etb itself
+            for lr, epochs in points[::2]:
+                label = f"adamw lr={lr:g} epochs={epochs}"
+                train = f"{{learning_rate: {lr}, epochs: {epochs}}}"
+                grid.append(run(dataset, folder, label, "{type: features, solver: adamw}", train))
+        else:
+            arrays = cached_arrays(default["plan"])
+            for lr, epochs in points:
+                result = adamw_head(arrays, default["plan"], lr, epochs)
+                result |= {"run": f"adamw lr={lr:g} epochs={epochs}", "wall_seconds": 0.0}
+                print(json.dumps({"dataset": name} | result), flush=True)
+                result["wall_seconds"] = result["train_seconds"]
+                grid.append(result)
+            sk = sklearn_head(arrays, default["plan"])
+            print(json.dumps({"dataset": name, "sklearn": sk}), flush=True)
+        rows.append(summarise(name, "features", default, grid, sk))
+    return rows
+
+
+def finetuning(smoke: bool, root: Path) -> list[dict[str, Any]]:
+    dataset = Dataset(
+        "sst2-1000",
+        f"{{train: {{DIR}}/train.tsv, test: {DATA}/sst2_glue/test.tsv, quoting: false}}",
+        "{type: classification, text: sentence, label: label}",
+        {"train.tsv": ("sst2_glue/train.tsv", 1000, True)},
+    )
+    folder = root / "sst2-1000"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_slices(dataset, folder, smoke)
+    rows = []
+    for strategy, rates in FINETUNE_GRID.items():
+        spec = f"{{type: {strategy}}}"
+        default = run(dataset, folder, f"{strategy} default", spec, "")
+        grid = [default | {"run": f"default (lr={default['learning_rate']:g})"}]
+        for lr in rates[:1] if smoke else rates:
+            if lr == default["learning_rate"]:
+                continue
+            train = f"{{learning_rate: {lr}, epochs: {default['epochs']}}}"
+            grid.append(run(dataset, folder, f"{strategy} lr={lr:g}", spec, train))
+        rows.append(summarise("sst2-1000", strategy, default, grid, None))
+    return rows
+
+
+def summarise(
+    name: str, strategy: str, default: dict[str, Any], grid: list[dict[str, Any]], sk: Any
+) -> dict[str, Any]:
+    lower = default["metric"] in ("mse", "mae")
+    best = (min if lower else max)(grid, key=lambda r: r["test"])
+    row = {
+        "dataset": name,
+        "strategy": strategy,
+        "metric": default["metric"],
+        "default": default["test"],
+        "default_accuracy": default["accuracy"],
+        "default_train_s": default["train_seconds"],
+        "grid_best": best["test"],
+        "grid_best_run": best["run"],
+        "grid_seconds": round(sum(r["wall_seconds"] for r in grid), 1),
+        "points": round(100 * (default["test"] - best["test"]), 2),
+        "sklearn": sk,
+    }
+    print(json.dumps({"summary": row}), flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("part", choices=["features", "finetune"])
+    parser.add_argument("--only", default=",".join(DATASETS))
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("ETB_CACHE_DIR", tempfile.mkdtemp(prefix="etb-bench-cache-"))
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="etb-defaults-") as tmp:
+        if args.part == "features":
+            rows = features(args.only.split(","), args.smoke, Path(tmp))
+        else:
+            rows = finetuning(args.smoke, Path(tmp))
+    print(f"\n{'dataset':10} {'strategy':9} {'metric':9} {'default':>8} {'grid best':>9} "
+          f"{'pts':>6} {'ratio':>6} {'sklearn':>8}  best run")  # fmt: skip
+    for r in rows:
+        ratio = r["default"] / r["grid_best"] if r["grid_best"] else float("nan")
+        sk = f"{r['sklearn']['test']:8.4f}" if r["sklearn"] else f"{'-':>8}"
+        print(
+            f"{r['dataset']:10} {r['strategy']:9} {r['metric']:9} {r['default']:8.4f} "
+            f"{r['grid_best']:9.4f} {r['points']:6.2f} {ratio:6.3f} {sk}  {r['grid_best_run']}"
+        )
+    print(f"total {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

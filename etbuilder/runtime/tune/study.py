@@ -1,0 +1,241 @@
+"""Drive a study: create or load it, warm-start it, and run trials until `trials` have been
+counted, the budget is spent, or no configuration fits what is left.
+
+Workers on one machine take turns (a lock file) to decide whether another trial may start and to
+create it, so together they run exactly `tune.trials`. A RUNNING trial whose process is gone (a
+SIGKILL, a crash of the machine's worker) is failed and enqueued again once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import socket
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from etbuilder.errors import RunError
+from etbuilder.plan import HardwareInfo, TunePlan
+from etbuilder.runtime.tune.search import contains, make_pruner, make_sampler
+from etbuilder.runtime.tune.storage import StudyStorage, open_storage
+from etbuilder.runtime.tune.trial import (
+    FAILURE,
+    RETRY_OF,
+    SKIPPED,
+    TrialContext,
+    TrialFailed,
+    compile_trial,
+    objective,
+    process_alive,
+)
+from etbuilder.spec import Spec
+
+MAX_MISFITS = 3
+"""Sampled configurations in a row that do not fit the budget left before the study stops."""
+STUDY_FILE = "study.json"
+"""The study folder's record: spec, storage, and (once done) the summary."""
+
+
+@dataclass
+class Study:
+    """An opened study and its worker's context."""
+
+    study: Any
+    storage: StudyStorage
+    context: TrialContext
+    lock_path: Path | None
+
+    @property
+    def tune_plan(self) -> TunePlan:
+        return self.context.tune
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[Callable[[], None]]:
+        """Hold the study's lock file (no lock in memory); yields the function that frees it
+        early (the trial frees it once it exists in the storage)."""
+        handle = open(self.lock_path, "a+") if self.lock_path is not None else None  # noqa: SIM115
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+
+        def release() -> None:
+            nonlocal handle
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+                handle = None
+
+        try:
+            yield release
+        finally:
+            release()
+
+
+def open_study(
+    spec: Spec,
+    spec_path: Path | None,
+    tune: TunePlan,
+    folder: Path,
+    *,
+    hardware: HardwareInfo,
+    workers: int = 1,
+    resume: bool = False,
+) -> Study:
+    """Create (or load, on resume or for a joining worker) the study in `folder`."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    storage = open_storage(tune.storage, folder, workers=workers)
+    study = optuna.create_study(
+        storage=storage.storage,
+        study_name=spec.name,
+        direction=tune.direction,
+        sampler=make_sampler(tune, spec.train.seed),
+        pruner=make_pruner(tune),
+        load_if_exists=True,
+    )
+    lock = folder / "study.lock" if storage.kind != "memory" else None
+    context = TrialContext(
+        spec=spec,
+        spec_path=spec_path,
+        tune=tune,
+        hardware=hardware,
+        folder=folder,
+        deadline=None,
+    )
+    opened = Study(study, storage, context, lock)
+    with opened.locked():
+        if not study.trials:
+            study.set_user_attr("started", time.time())
+            warm_start(opened)
+        elif not resume and storage.kind in ("sqlite", "journal"):
+            raise RunError(
+                f"{folder} already holds a study; continue it with --resume, or choose another "
+                "--output"
+            )
+    if tune.budget_s is not None:
+        context.deadline = time.time() + tune.budget_s - _spent(study)
+    return opened
+
+
+def _spent(study: Any) -> float:
+    """Seconds of budget already used: from the study's start to its last finished trial."""
+    started = study.user_attrs.get("started")
+    ends = [t.datetime_complete.timestamp() for t in study.trials if t.datetime_complete]
+    if started is None or not ends:
+        return 0.0
+    return max(0.0, max(ends) - float(started))
+
+
+def warm_start(opened: Study) -> None:
+    """Trial 0 is the spec's own values; then one trial per other strategy choice (with the
+    spec's other values), cheapest first by the compiler's estimate (not for a grid)."""
+    tune, study = opened.context.tune, opened.study
+    base = {
+        d.path: d.base
+        for d in tune.space
+        if contains(d, d.base)
+        and all(str(_base_of(tune, c.path)) in c.values for c in d.conditions)
+    }
+    if tune.sampler == "grid":
+        return
+    kinds = next((d for d in tune.space if d.path == "strategy.type"), None)
+    own = base if kinds is None or "strategy.type" in base else {}
+    if own:
+        study.enqueue_trial(own, user_attrs={"warm_start": "the spec's own values"})
+    if kinds is None or tune.trials < 2:
+        return
+    costs = []
+    for kind in kinds.choices or []:
+        if kind == base.get("strategy.type"):
+            continue
+        values = {"strategy.type": kind} | {
+            p: v for p, v in base.items() if p != "strategy.type" and _knob_applies(tune, p, kind)
+        }
+        try:
+            plan, _ = compile_trial(opened.context, values)
+        except Exception:  # an impossible member: let the sampler find out, once
+            continue
+        costs.append((plan.estimates.seconds_total, str(kind), values))
+    for seconds, kind, values in sorted(costs)[: tune.trials - (1 if own else 0)]:
+        study.enqueue_trial(values, user_attrs={"warm_start": f"{kind}: ~{seconds:.0f} s"})
+
+
+def _base_of(tune: TunePlan, path: str) -> Any:
+    return next((d.base for d in tune.space if d.path == path), None)
+
+
+def _knob_applies(tune: TunePlan, path: str, kind: Any) -> bool:
+    dimension = next(d for d in tune.space if d.path == path)
+    return all(str(kind) in c.values for c in dimension.conditions if c.path == "strategy.type")
+
+
+def work(opened: Study) -> None:
+    """Run trials until the study has its count, its budget is spent, or nothing fits."""
+    study, ctx, tune = opened.study, opened.context, opened.tune_plan
+    while True:
+        with opened.locked() as release:
+            reap_dead(study)
+            if _counted(study.trials) >= tune.trials or _done_grid(study, tune):
+                return
+            left = ctx.remaining()
+            if left is not None and (left <= 1 or ctx.misfits >= MAX_MISFITS):
+                return
+            if left is not None and ctx.fit_seconds and left < min(ctx.fit_seconds):
+                return
+            ctx.release = release
+            study.optimize(objective(ctx), n_trials=1, catch=(TrialFailed,))
+
+
+def _done_grid(study: Any, tune: TunePlan) -> bool:
+    return tune.grid_size is not None and len(study.trials) >= tune.grid_size
+
+
+def _counted(trials: list[Any]) -> int:
+    """Trials started that count toward `tune.trials`: all but those still waiting in the
+    queue, those never trained for the budget, and those whose dead process was retried."""
+    retried = {t.user_attrs.get(RETRY_OF) for t in trials}
+    retried |= {t.system_attrs.get("failed_trial") for t in trials}  # optuna's heartbeat retry
+    return sum(
+        1
+        for t in trials
+        if t.state.name != "WAITING"
+        and SKIPPED not in t.user_attrs
+        and not (t.state.name == "FAIL" and t.number in retried)
+    )
+
+
+def reap_dead(study: Any) -> list[int]:
+    """Fail the RUNNING trials of this machine whose process is gone; enqueue each once more
+    (not a trial that already is a retry). Returns their numbers."""
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.user_attrs
+        if attrs.get("host") != host or "pid" not in attrs:
+            continue
+        if process_alive(int(attrs["pid"]), str(attrs.get("pid_start", ""))):
+            continue
+        storage = study._storage
+        storage.set_trial_user_attr(trial._trial_id, FAILURE, "its process died (killed)")
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if RETRY_OF not in attrs:
+            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
+        reaped.append(trial.number)
+    return reaped
+
+
+def write_study_record(folder: Path, record: dict[str, Any]) -> None:
+    """Merge `record` into the study folder's study.json."""
+    from etbuilder.report.rundir import write_atomic
+
+    path = folder / STUDY_FILE
+    current = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    write_atomic(path, json.dumps(current | record, indent=2, default=str) + "\n")

@@ -1,0 +1,270 @@
+"""One trial: sample the space, write the values into the spec, validate and compile it, check
+that it fits in what is left of the budget, then run it as an ordinary run in its own folder."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from etbuilder.errors import EtbError, SpecError
+from etbuilder.plan import HardwareInfo, Plan, TunePlan
+from etbuilder.runtime.result import RunStopped
+from etbuilder.runtime.tune.search import suggest
+from etbuilder.spec import Spec
+from etbuilder.spec.tune_space import applies, apply_values
+
+FAILURE = "failure"
+"""User attribute: why a trial failed (invalid combination, out of memory, NaN, a crash)."""
+SKIPPED = "skipped"
+"""User attribute: why a trial never trained (its estimate did not fit the budget left)."""
+RETRY_OF = "retry_of"
+"""User attribute: the number of the trial (whose process died) this one repeats."""
+
+
+class TrialFailed(Exception):
+    """A trial that ends as FAIL with a reason; the study goes on."""
+
+
+@dataclass
+class TrialContext:
+    """What every trial of one worker shares."""
+
+    spec: Spec
+    """The spec as loaded (absolute paths, overrides applied), `tune:` included."""
+    spec_path: Path | None
+    tune: TunePlan
+    hardware: HardwareInfo
+    folder: Path
+    deadline: float | None
+    """`time.time()` after which no trial may still train (None: no budget)."""
+    release: Callable[[], None] = lambda: None
+    """Called once the trial exists in the storage (frees the other workers)."""
+    fit_seconds: list[float] = field(default_factory=list)
+    """Estimated seconds of every configuration compiled so far."""
+    misfits: int = 0
+    """Trials in a row whose estimate did not fit."""
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+
+def sample(trial: Any, tune: TunePlan) -> dict[str, Any]:
+    """The trial's values; a knob whose condition its member choice fails is not sampled."""
+    chosen: dict[str, Any] = {}
+    for dimension in tune.space:
+        conds = [(c.path, c.values) for c in dimension.conditions]
+        if applies(conds, chosen):
+            chosen[dimension.path] = suggest(trial, dimension)
+    return chosen
+
+
+TRIAL_SPEC = "trial.yaml"
+"""In a trial's run folder: its spec as written (the user's keys and the sampled values only),
+which `etb run` reproduces; best.yaml is the best trial's copy."""
+
+
+def trial_yaml(spec: Spec, values: dict[str, Any]) -> str:
+    """`spec` without `tune:`, with `values` written in: only the keys the user wrote or the
+    trial sampled, so defaults of one strategy never leak into another."""
+    import yaml
+
+    data = spec.model_dump(mode="json", exclude_unset=True)
+    data.pop("tune", None)
+    return yaml.safe_dump(apply_values(data, values), sort_keys=False, allow_unicode=True)
+
+
+def trial_spec(text: str, spec_path: Path | None) -> Spec:
+    """The trial's spec, validated like a spec file."""
+    from etbuilder.spec.loader import load_spec_text
+
+    base = spec_path.parent if spec_path is not None else None
+    return load_spec_text(text, file="<trial>", base_dir=base)
+
+
+def compile_trial(ctx: TrialContext, values: dict[str, Any]) -> tuple[Plan, str]:
+    """The trial's plan (its spec validated and compiled before any training) and spec text."""
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import check_runnable
+
+    text = trial_yaml(ctx.spec, values)
+    spec = trial_spec(text, ctx.spec_path)
+    plan = compile_spec(spec, hardware=ctx.hardware, spec_path=ctx.spec_path)
+    check_runnable(plan)
+    return plan, text
+
+
+def objective(ctx: TrialContext) -> Callable[[Any], float]:
+    """The optuna objective of this worker."""
+
+    def run_trial(trial: Any) -> float:
+        import optuna
+
+        ctx.release()
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("pid_start", process_start(os.getpid()))
+        try:
+            values = sample(trial, ctx.tune)
+            plan, text = compile_trial(ctx, values)
+        except SpecError as error:
+            raise _fail(trial, f"invalid combination: {_first_line(error)}") from None
+        except EtbError as error:
+            raise _fail(trial, f"does not compile: {_first_line(error)}") from None
+        estimate = plan.estimates.seconds_total
+        trial.set_user_attr("estimated_s", round(estimate, 1))
+        ctx.fit_seconds.append(estimate)
+        left = ctx.remaining()
+        if left is not None and estimate > left:
+            ctx.misfits += 1
+            reason = f"estimated {estimate:.0f} s does not fit the {max(left, 0):.0f} s left"
+            trial.set_user_attr(SKIPPED, reason)
+            raise optuna.TrialPruned(reason)
+        ctx.misfits = 0
+        if left is not None:
+            plan = _capped(plan, left)
+        return _train(trial, ctx, plan, text)
+
+    return run_trial
+
+
+def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
+    import optuna
+
+    from etbuilder.report.rundir import write_atomic
+    from etbuilder.runtime.engine import run_plan
+
+    metric = ctx.tune.metric
+    run_dir = ctx.folder / "trials" / f"{trial.number:04d}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / TRIAL_SPEC, text)
+    trial.set_user_attr("run_dir", str(run_dir))
+    evaluations = {"n": 0}
+
+    def report(record: dict[str, Any]) -> None:
+        value = record.get(f"validation/{metric}")
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            return
+        evaluations["n"] += 1
+        trial.report(float(value), evaluations["n"])
+        if trial.should_prune():
+            raise RunStopped(f"pruned at evaluation {evaluations['n']}: {metric} {value:.4f}")
+
+    started = time.perf_counter()
+    try:
+        result = run_plan(plan, run_dir, quiet=True, on_eval=report)
+    except RunStopped as stopped:
+        trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+        raise optuna.TrialPruned(str(stopped)) from None
+    except KeyboardInterrupt:
+        raise
+    except EtbError as error:
+        raise _fail(trial, _first_line(error)) from None
+    except Exception as error:  # out of memory, a crash inside the run: the study goes on
+        raise _fail(trial, _crash_reason(error)) from None
+    trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+    _record_run(trial, result.metrics, run_dir)
+    validation = result.metrics.get("validation") or {}
+    value = validation.get(metric)
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        loss = validation.get("loss")
+        why = "a NaN loss" if isinstance(loss, float) and math.isnan(loss) else "no value"
+        raise _fail(trial, f"validation {metric} is {value!r} ({why}): the training diverged")
+    return float(value)
+
+
+def _record_run(trial: Any, metrics: dict[str, Any], run_dir: Path) -> None:
+    for key in ("stopped", "steps", "train_seconds"):
+        if key in metrics:
+            trial.set_user_attr(key, metrics[key])
+    test = metrics.get("test")
+    if isinstance(test, dict):
+        trial.set_user_attr("test", {k: v for k, v in test.items() if _number(v)})
+    cache = _feature_cache(run_dir)
+    if cache:
+        trial.set_user_attr("feature_cache", cache[0])
+        trial.set_user_attr("feature_seconds", cache[1])
+
+
+def _feature_cache(run_dir: Path) -> tuple[str, float] | None:
+    """(hit/written, seconds spent on features) of a `features` run, from its metrics log."""
+    import json
+
+    log = run_dir / "metrics.jsonl"
+    if not log.is_file():
+        return None
+    for line in log.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if "feature_cache" in record:
+            return str(record["feature_cache"]), float(record.get("feature_seconds") or 0.0)
+    return None
+
+
+def _capped(plan: Plan, seconds: float) -> Plan:
+    """The plan with its training cut at `seconds` (what is left of the study's budget)."""
+    current = plan.schedule.time_budget_s
+    budget = seconds if current is None else min(current, seconds)
+    return plan.model_copy(
+        update={"schedule": plan.schedule.model_copy(update={"time_budget_s": max(1.0, budget)})}
+    )
+
+
+def _fail(trial: Any, reason: str) -> TrialFailed:
+    trial.set_user_attr(FAILURE, reason)
+    return TrialFailed(reason)
+
+
+def _first_line(error: BaseException) -> str:
+    text = error.render() if isinstance(error, EtbError) else str(error)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " ".join(lines[:2])[:300] if lines else type(error).__name__
+
+
+def _crash_reason(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    if "out of memory" in text.lower() or isinstance(error, MemoryError):
+        return f"out of memory ({text[:200]})"
+    return f"crashed: {text[:300]}"
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def process_start(pid: int) -> str:
+    """When process `pid` started (clock ticks since boot, Linux), to tell a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_alive(pid: int, start: str) -> bool:
+    """Whether process `pid`, started at `start`, still runs on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    if start and process_start(pid) not in ("", start):
+        return False
+    state = _process_state(pid)
+    return state not in ("Z", "X")
+
+
+def _process_state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[0]

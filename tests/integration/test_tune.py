@@ -1,0 +1,351 @@
+"""`etb tune` on a tiny BERT: storages, conditional space, best-spec round trip, budget stop,
+all-failed studies, SIGKILL then --resume, and two workers on one study."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from etbuilder.cli.main import main
+from tests.fixtures import make_tiny_bert
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared data folder not found")
+
+BASE = """etb: 1
+name: tiny-tune
+data: {{train: {data}, quoting: false, split: {{validation: 0.25, test: 0.25, seed: 2}}}}
+task: {{type: classification, text: sentence, label: label}}
+backbone: {{model: {model}, max_length: 32}}
+train: {{epochs: {epochs}, batch_size: 16, learning_rate: 1.0e-3, seed: 3}}
+compute: {{threads: 1}}
+deploy: {{package: false}}
+tune:
+{tune}
+"""
+
+CONDITIONAL = """  trials: 3
+  sampler: random
+  pruner: none
+  space:
+    strategy.type: {choice: [features, lora]}
+    strategy.r: {choice: [2, 4]}
+    strategy.head: {choice: [linear, mlp]}
+    train.learning_rate: {log_uniform: [1.0e-4, 1.0e-2]}"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tune")
+    make_tiny_bert(folder / "tiny")
+    rows = (DATA / "sst2_glue" / "train.tsv").read_text(encoding="utf-8").splitlines()[:161]
+    (folder / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def write_spec(project: Path, folder: Path, tune: str, *, epochs: int = 2) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = folder / "spec.yaml"
+    text = BASE.format(data=project / "train.tsv", model=project / "tiny", tune=tune, epochs=epochs)
+    spec.write_text(text, encoding="utf-8")
+    return spec
+
+
+def trials_of(study: Path) -> list[dict[str, str]]:
+    with (study / "trials.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def optuna_trials(study: Path, kind: str = "sqlite") -> list[Any]:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    storage: Any = (
+        f"sqlite:///{study / 'study.db'}"
+        if kind == "sqlite"
+        else JournalStorage(JournalFileBackend(str(study / "study.journal")))
+    )
+    return optuna.load_study(study_name="tiny-tune", storage=storage).trials
+
+
+def etb(*args: str) -> list[str]:
+    return [sys.executable, "-m", "etbuilder.cli.main", *args]
+
+
+def child_env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite", "journal"])
+def test_a_study_over_each_storage_samples_only_the_chosen_strategys_knobs(
+    project: Path, tmp_path: Path, storage: str
+) -> None:
+    tune = CONDITIONAL + f"\n  storage: {storage}"
+    spec = write_spec(project, tmp_path, tune)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    rows = trials_of(study)
+    assert [r["number"] for r in rows] == ["0", "1", "2"]
+    assert all(r["state"] == "complete" for r in rows)
+    for row in rows:
+        if row["strategy.type"] == "features":
+            assert row["strategy.r"] == "" and row["strategy.head"] in ("linear", "mlp")
+        else:
+            assert row["strategy.type"] == "lora"
+            assert row["strategy.head"] == "" and row["strategy.r"] in ("2", "4")
+        run = Path(row["run_dir"])
+        assert (run / "plan.json").is_file() and (run / "metrics.json").is_file()
+        plan = json.loads((run / "plan.json").read_text(encoding="utf-8"))
+        assert plan["strategy"]["type"] == row["strategy.type"]
+    assert {r["strategy.type"] for r in rows} == {"features", "lora"}, "cheap-first warm start"
+    assert (study / "study.db").is_file() == (storage == "sqlite")
+    assert (study / "study.journal").is_file() == (storage == "journal")
+    best = yaml.safe_load((study / "best.yaml").read_text(encoding="utf-8"))
+    assert "tune" not in best
+    for name in ("report.md", "optimization_history.png", "intermediate_values.png"):
+        assert (study / name).is_file(), name
+
+
+def test_the_best_spec_reproduces_the_best_trial_and_features_share_one_cache(
+    project: Path, tmp_path: Path
+) -> None:
+    tune = """  trials: 3
+  sampler: tpe
+  storage: memory
+  space:
+    strategy.type: {choice: [features]}
+    train.learning_rate: {log_uniform: [1.0e-3, 1.0e-1]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=3)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    record = json.loads((study / "study.json").read_text(encoding="utf-8"))["summary"]
+    assert record["complete"] == 3
+    assert record["feature_hits"] == 2, "the 2nd and 3rd trial read the 1st one's features"
+    caches = [r["feature_cache"] for r in trials_of(study)]
+    assert caches == ["written", "hit", "hit"]
+    again = tmp_path / "again"
+    assert main(["run", str(study / "best.yaml"), "--output", str(again), "--quiet"]) == 0
+    metrics = json.loads((again / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["validation"]["accuracy"] == pytest.approx(record["best_value"], abs=1e-9)
+    best_run = Path(record["best_run"])
+    trained = json.loads((best_run / "plan.json").read_text(encoding="utf-8"))
+    rerun = json.loads((again / "plan.json").read_text(encoding="utf-8"))
+    assert rerun["schedule"]["learning_rate"] == trained["schedule"]["learning_rate"]
+
+
+def test_the_budget_stops_the_study_before_configurations_that_cannot_fit(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tune = """  trials: 20
+  budget: 5s
+  storage: memory
+  space:
+    train.epochs: {int: [20, 30]}"""
+    spec = write_spec(project, tmp_path, tune)
+    study = tmp_path / "study"
+    real = ["--set", "backbone.model=minilm-l6"]  # estimated at minutes: compiled, never trained
+    assert main(["tune", str(spec), *real, "--output", str(study), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    rows = trials_of(study)
+    assert f"no trial finished: 0 pruned, {len(rows)} did not fit the budget" in err
+    assert 1 <= len(rows) <= 3 and all(r["state"] == "skipped" for r in rows)
+    assert all("does not fit" in r["reason"] for r in rows)
+    assert not (study / "trials").exists(), "nothing trained"
+
+
+def test_the_budget_ends_a_study_of_trials_that_fit(project: Path, tmp_path: Path) -> None:
+    import optuna
+
+    tune = """  trials: 200
+  budget: 6s
+  space:
+    strategy.type: {choice: [features]}
+    train.learning_rate: {log_uniform: [1.0e-3, 1.0e-1]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=1)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    trials = [t for t in optuna_trials(study) if t.state.name != "WAITING"]
+    loaded = optuna.load_study(study_name="tiny-tune", storage=f"sqlite:///{study / 'study.db'}")
+    deadline = float(loaded.user_attrs["started"]) + 6
+    assert 1 <= len(trials) < 200
+    assert all(t.datetime_start.timestamp() <= deadline for t in trials), "none started late"
+
+
+def test_a_study_whose_every_trial_fails_exits_with_the_most_common_reason(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tune = """  trials: 2
+  storage: memory
+  space:
+    strategy.type: {choice: [distill]}"""
+    spec = write_spec(project, tmp_path, tune)
+    assert main(["tune", str(spec), "--output", str(tmp_path / "study"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "every trial failed (2)" in err and "(2 of them): invalid combination" in err
+    assert "teacher" in err
+
+
+def test_sigkill_mid_trial_then_resume_keeps_finished_trials_and_retries_the_killed_one(
+    project: Path, tmp_path: Path
+) -> None:
+    tune = """  trials: 3
+  sampler: random
+  pruner: none
+  space:
+    strategy.type: {choice: [lora]}
+    train.learning_rate: {log_uniform: [1.0e-4, 1.0e-2]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=8)
+    study = tmp_path / "study"
+    process = subprocess.Popen(
+        etb("tune", str(spec), "--output", str(study), "--quiet"),
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.monotonic()
+    while not (study / "trials" / "0001" / "run.json").is_file():
+        assert process.poll() is None, "the study ended before the second trial"
+        assert time.monotonic() - started < 600
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = optuna_trials(study)
+    assert [t.state.name for t in before] == ["COMPLETE", "RUNNING"]
+    assert main(["tune", str(spec), "--output", str(study), "--resume", "--quiet"]) == 0
+    after = optuna_trials(study)
+    assert [t.state.name for t in after] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+    assert after[0].value == before[0].value, "the finished trial is kept, not rerun"
+    assert after[1].user_attrs["failure"] == "its process died (killed)"
+    assert after[2].user_attrs["retry_of"] == 1 and after[2].params == after[1].params
+    rows = trials_of(study)
+    assert [r["state"] for r in rows] == ["complete", "failed", "complete", "complete"]
+
+
+def test_two_workers_share_one_study_without_duplicated_or_lost_trials(
+    project: Path, tmp_path: Path
+) -> None:
+    tune = """  trials: 6
+  sampler: random
+  pruner: none
+  storage: journal
+  space:
+    strategy.type: {choice: [lora]}
+    train.learning_rate: {log_uniform: [1.0e-4, 1.0e-2]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=3)
+    study = tmp_path / "study"
+    workers = [
+        subprocess.Popen(
+            etb("tune", str(spec), "--output", str(study), "--join", "--quiet"),
+            env=child_env(),
+        )
+        for _ in range(2)
+    ]
+    assert [w.wait(timeout=900) for w in workers] == [0, 0]
+    trials = optuna_trials(study, "journal")
+    assert [t.number for t in trials] == list(range(6))
+    assert all(t.state.name == "COMPLETE" for t in trials)
+    runs = [t.user_attrs["run_dir"] for t in trials]
+    assert len(set(runs)) == 6
+    assert all((Path(r) / "metrics.json").is_file() for r in runs)
+    assert len({t.user_attrs["pid"] for t in trials}) == 2, "both workers ran trials"
+    assert main(["tune", str(spec), "--output", str(study), "--resume", "--quiet"]) == 0
+    assert len(optuna_trials(study, "journal")) == 6, "a finished study starts no more trials"
+    assert len(trials_of(study)) == 6
+
+
+def test_init_then_run_searches_on_columns_it_has_never_seen(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = (DATA / "sst2_glue" / "train.tsv").read_text(encoding="utf-8").splitlines()[1:121]
+    records = [
+        {"opinion": line.rsplit("\t", 1)[0], "verdict": ["bad", "good"][int(line[-1])]}
+        for line in rows
+    ]
+    data = tmp_path / "opinions.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    app = tmp_path / "app"
+    assert main(["init", "--data", str(data), "--budget", "5m", str(app)]) == 0
+    spec = yaml.safe_load((app / "spec.yaml").read_text(encoding="utf-8"))
+    assert spec["task"] == {"type": "classification", "text": "opinion", "label": "verdict"}
+    overrides = [
+        f"backbone.model={project / 'tiny'}",
+        "backbone.max_length=32",
+        "tune.trials=2",
+        "deploy.package=false",
+    ]
+    sets = [arg for item in overrides for arg in ("--set", item)]
+    study = tmp_path / "study"
+    assert main(["run", str(app / "spec.yaml"), *sets, "--output", str(study), "-q"]) == 0
+    assert "best: trial" in capsys.readouterr().out
+    rows_out = trials_of(study)
+    assert len(rows_out) == 2 and rows_out[0]["strategy.type"] == "finetune", "trial 0: own values"
+    assert (study / "best.yaml").is_file()
+
+
+def test_a_pruned_trial_stops_its_run_at_the_evaluation_and_says_so(
+    project: Path, tmp_path: Path
+) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.runtime.result import RunStopped
+    from etbuilder.spec.loader import load_spec
+
+    spec = write_spec(project, tmp_path, CONDITIONAL, epochs=4)
+    plan = compile_spec(load_spec(spec, ["strategy.type=finetune"]), spec_path=spec)
+    seen: list[dict[str, Any]] = []
+
+    def prune_at_second(record: dict[str, Any]) -> None:
+        seen.append(record)
+        if len(seen) == 2:
+            raise RunStopped("pruned at evaluation 2")
+
+    with pytest.raises(RunStopped):
+        run_plan(plan, tmp_path / "run", quiet=True, on_eval=prune_at_second)
+    assert [r["epoch"] for r in seen] == [1.0, 2.0]
+    assert all("validation/accuracy" in r for r in seen)
+    status = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
+    assert status["state"] == "stopped" and status["stopped"] == "pruned at evaluation 2"
+
+
+def test_refit_retrains_the_best_configuration_on_train_and_validation(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tune = """  trials: 2
+  storage: memory
+  refit: train+validation
+  space:
+    strategy.type: {choice: [features]}
+    train.learning_rate: {log_uniform: [1.0e-3, 1.0e-1]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=2)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    assert f"refit: {study / 'refit'}" in capsys.readouterr().out
+    record = json.loads((study / "study.json").read_text(encoding="utf-8"))["summary"]
+    best = json.loads((Path(record["best_run"]) / "metrics.json").read_text(encoding="utf-8"))
+    refit = json.loads((study / "refit" / "metrics.json").read_text(encoding="utf-8"))
+    assert refit["test"]["n"] == best["test"]["n"], "the same test rows"
+    assert "validation" not in refit
+    refit_spec = yaml.safe_load((study / "refit.yaml").read_text(encoding="utf-8"))
+    assert refit_spec["train"]["epochs"] == max(1, int(-(-best["best_epoch"] // 1)))
+    trained = (study / "refit-data" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    plan = json.loads((Path(record["best_run"]) / "plan.json").read_text(encoding="utf-8"))
+    rows = {p["name"]: p["rows"] for p in plan["data"]["profiles"]}
+    assert len(trained) == rows["train"] + rows["validation"]
