@@ -1,10 +1,11 @@
 """Runs started from the studio: `etb run` as a background process writing a run folder.
 
 The studio never trains in its own process. It starts the CLI (`etb run SPEC --output DIR`) in
-a new process group, with its output in `DIR/studio.log` and its exit code in
-`DIR/studio-exit`, and reads everything back from the run folder (run.json, metrics.jsonl,
+a new process group and reads everything back from the run folder (run.json, metrics.jsonl,
 metrics.json), so a refreshed page or a second tab sees the same run, and a run outlives the
-browser.
+browser. The run folder is etb's alone (`etb run` writes only into a missing or empty folder):
+the studio keeps the process's console output, pid and exit code beside it, in
+`runs/.studio/<run>/`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ LOG_FILE = "studio.log"
 EXIT_FILE = "studio-exit"
 PROCESS_FILE = "studio-process.json"
 ETB_PID_FILE = "studio-etb.pid"
+BOOKS = ".studio"
+"""Folder under `runs/` where the studio keeps its records of each run it started."""
 VERBS = ("run", "tune")
 """CLI verbs the studio may start."""
 
@@ -58,19 +61,26 @@ def etb_command(verb: str, spec: Path, output: Path) -> list[str]:
     return [sys.executable, "-m", "etbuilder.cli.main", verb, spec.name, "--output", str(output)]
 
 
+def books(folder: Path) -> Path:
+    """Where the studio keeps its records of the run in `folder` (beside it, not inside)."""
+    return folder.parent / BOOKS / folder.name
+
+
 def start_run(project_dir: Path, verb: str = "run") -> Path:
-    """Start `etb <verb>` on the project's spec.yaml in the background; returns the run folder."""
+    """Start `etb <verb>` on the project's spec.yaml in the background; returns the run folder
+    (which etb creates)."""
     runs = project_dir / "runs"
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = runs / stamp
     n = 1
-    while folder.exists():
+    while folder.exists() or books(folder).exists():
         n += 1
         folder = runs / f"{stamp}-{n}"
-    folder.mkdir(parents=True)
+    notes = books(folder)
+    notes.mkdir(parents=True)
     argv = etb_command(verb, project_dir / "spec.yaml", folder.relative_to(project_dir))
-    log, done = shlex.quote(str(folder / LOG_FILE)), shlex.quote(str(folder / EXIT_FILE))
-    pid = shlex.quote(str(folder / ETB_PID_FILE))
+    log, done = shlex.quote(str(notes / LOG_FILE)), shlex.quote(str(notes / EXIT_FILE))
+    pid = shlex.quote(str(notes / ETB_PID_FILE))
     # The shell outlives etb to record its exit code; a cancel signals etb alone, which then
     # writes run.json (`interrupted`) before the shell records the code and ends.
     script = f"{shlex.join(argv)} > {log} 2>&1 & echo $! > {pid}; wait $!; echo $? > {done}"
@@ -87,7 +97,7 @@ def start_run(project_dir: Path, verb: str = "run") -> Path:
         env=env,
     )
     record = {"pid": process.pid, "argv": argv, "verb": verb, "cwd": str(project_dir)}
-    (folder / PROCESS_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (notes / PROCESS_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
     return folder
 
 
@@ -109,7 +119,7 @@ def _alive(pid: int) -> bool:
 
 def _process(folder: Path) -> dict[str, Any]:
     try:
-        data = json.loads((folder / PROCESS_FILE).read_text(encoding="utf-8"))
+        data = json.loads((books(folder) / PROCESS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -118,7 +128,7 @@ def _process(folder: Path) -> dict[str, Any]:
 def log_tail(folder: Path, lines: int = 25) -> str:
     """The last lines of the run's console output (progress bars reduced to their last state)."""
     try:
-        text = (folder / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+        text = (books(folder) / LOG_FILE).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
     kept = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
@@ -141,7 +151,7 @@ def read_records(folder: Path) -> list[dict[str, Any]]:
 
 def _exit_code(folder: Path) -> int | None:
     try:
-        return int((folder / EXIT_FILE).read_text(encoding="utf-8").strip())
+        return int((books(folder) / EXIT_FILE).read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
         return None
 
@@ -181,7 +191,8 @@ def list_runs(project_dir: Path) -> list[Path]:
     runs = project_dir / "runs"
     if not runs.is_dir():
         return []
-    found = [p for p in runs.iterdir() if p.is_dir() and (p / PROCESS_FILE).is_file()]
+    started = runs / BOOKS
+    found = [runs / p.name for p in started.iterdir() if p.is_dir()] if started.is_dir() else []
     found += [p for p in runs.iterdir() if p.is_dir() and (p / "plan.json").is_file()]
     return sorted(set(found), key=lambda p: p.name, reverse=True)
 
@@ -193,7 +204,7 @@ def cancel_run(folder: Path) -> bool:
     if shell <= 0 or not _alive(shell):
         return False
     try:
-        etb = int((folder / ETB_PID_FILE).read_text(encoding="utf-8").strip())
+        etb = int((books(folder) / ETB_PID_FILE).read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
         etb = 0
     try:

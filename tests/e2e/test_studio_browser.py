@@ -210,11 +210,11 @@ def test_upload_to_shipped_app_in_a_browser(
     shot("6-try-it")
 
     go("ship", "Download the app")
-    assert "docker build" in body() and "uvicorn server:app" in body()
+    assert "docker build" in body() and "python server.py" in body()
     shot("7-ship")
 
     # The YAML the studio wrote runs with the CLI unchanged (the studio's run used it as is).
-    runs = list((project / "runs").iterdir())
+    runs = [p for p in (project / "runs").iterdir() if not p.name.startswith(".")]
     assert len(runs) == 1 and (runs[0] / "app.tar.gz").is_file()
     check = subprocess.run(
         [sys.executable, "-m", "etbuilder.cli.main", "validate", str(project / "spec.yaml")],

@@ -31,7 +31,7 @@ with left:
     st.markdown("**Serve it with Python** (no torch needed)")
     st.code(
         "tar xzf app.tar.gz && cd app\npip install -r requirements.txt\n"
-        "uvicorn server:app --host 127.0.0.1 --port 8000",
+        "python server.py --host 127.0.0.1 --port 8000",
         language="bash",
     )
     st.markdown("**Serve it with Docker**")
