@@ -141,8 +141,7 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
 
     metric = ctx.tune.metric
     run_dir = ctx.folder / "trials" / f"{trial.number:04d}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / TRIAL_SPEC, text)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
     trial.set_user_attr("run_dir", str(run_dir))
     evaluations = {"n": 0}
 
@@ -167,6 +166,9 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
         raise _fail(trial, _first_line(error)) from None
     except Exception as error:  # out of memory, a crash inside the run: the study goes on
         raise _fail(trial, _crash_reason(error)) from None
+    finally:  # the run folder is etb's until the run ends (it starts empty): the spec goes in last
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(run_dir / TRIAL_SPEC, text)
     trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
     _record_run(trial, result.metrics, run_dir)
     validation = result.metrics.get("validation") or {}
