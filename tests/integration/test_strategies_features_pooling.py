@@ -134,7 +134,7 @@ def test_mean_pooled_features_run_packages_the_same_function(
     labels = [model.config.id2label[i] for i in logits.argmax(-1).tolist()]
     assert labels == [r["prediction"] for r in rows]  # etb's loader = the run's evaluation
 
-    build_app(run)  # the export's own parity check compares ONNX with this torch model
+    build_app(run, formats=["onnx"])  # parity-checked export; ships the fp32 graph too
     predictor = Predictor(run / "app", model_file="onnx/model.onnx", threads=1)
     served = predictor.predict(texts)
     assert [p["label"] for p in served] == labels
