@@ -270,9 +270,11 @@ class DeployPlan(PlanModel):
     package: bool
     """Whether `etb run` packages the app (else `etb package RUN` does it later)."""
     formats: list[Literal["torch", "onnx"]]
-    """Model formats the app carries (the server always runs ONNX)."""
+    """Extra formats beside the one ONNX graph the server runs: `torch` adds the Hugging Face
+    folder, `onnx` the fp32 graph (empty: the served graph only)."""
     quantization: Literal["auto", "int8", "none"]
-    """auto: int8 only when the quality gate measured it within 0.5 point of fp32."""
+    """auto: the smallest int8 recipe the quality gate measures within 0.5 point of fp32 at
+    batch 1 and at the largest batch, on the test and validation splits; else fp32."""
     server: ServerLimits
 
 

@@ -26,7 +26,8 @@ def plan_deploy(ctx: CompileContext) -> CompileContext:
             "deploy.quantization",
             "auto",
             "int8 is served only when the quality gate measures it within 0.5 point of fp32 "
-            "(when the app is packaged); otherwise fp32",
+            "at batch 1 and at the largest batch, on the test and validation splits (when the "
+            "app is packaged); otherwise fp32",
             "default",
         )
     if not deploy.package:
