@@ -7,14 +7,13 @@ formats hold sentences or one document, not millions of independent rows) and th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from etbuilder.data._text import codec_name, read_bytes
 from etbuilder.data.delimited import iter_delimited
 from etbuilder.data.readers import read_split
-from etbuilder.data.records import table_from_records
+from etbuilder.data.records import parse_record, table_from_records
 from etbuilder.data.table import Table
 from etbuilder.errors import DataError, MissingExtraError
 from etbuilder.plan import SplitSource
@@ -52,7 +51,7 @@ def _iter_jsonl(source: SplitSource, rows: int) -> Iterator[Table]:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
                     continue
-                records.append(_record(line, path, number))
+                records.append(parse_record(line, path, number))
                 lines.append(number)
                 if len(records) >= rows:
                     yield table_from_records(records, lines, path, source.columns)
@@ -67,26 +66,6 @@ def _iter_jsonl(source: SplitSource, rows: int) -> Iterator[Table]:
         yield table_from_records(records, lines, path, source.columns)
     elif not seen:
         raise DataError("the file holds no JSON records", file=path)
-
-
-def _record(line: str, path: str, number: int) -> dict[str, Any]:
-    try:
-        value = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(
-            f"invalid JSON at character {exc.colno}: {exc.msg}",
-            file=path,
-            row=number,
-            hint="each line must hold one complete JSON object ({...})",
-        ) from None
-    if not isinstance(value, dict):
-        raise DataError(
-            f"expected a JSON object ({{...}}), found {type(value).__name__}",
-            file=path,
-            row=number,
-            hint='write one object per line: {"text": "...", "label": "..."}',
-        )
-    return value
 
 
 def _iter_parquet(source: SplitSource, rows: int) -> Iterator[Table]:

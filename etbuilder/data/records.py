@@ -45,22 +45,7 @@ def read_jsonl(source: SplitSource) -> Table:
             break
         if not line.strip():
             continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"invalid JSON at character {exc.colno}: {exc.msg}",
-                file=path,
-                row=number,
-                hint="each line must hold one complete JSON object ({...})",
-            ) from None
-        if not isinstance(value, dict):
-            raise DataError(
-                f"expected a JSON object ({{...}}), found {type(value).__name__}",
-                file=path,
-                row=number,
-                hint='write one object per line: {"text": "...", "label": "..."}',
-            )
+        value = parse_record(line, path, number)
         records.append(value)
         lines.append(number)
     if not records:
@@ -121,3 +106,24 @@ def read_parquet(source: SplitSource) -> Table:
             )
         table = table.rename(source.columns)
     return table
+
+
+def parse_record(line: str, path: str, number: int) -> dict[str, Any]:
+    """One JSON Lines record: a JSON object, else DataError naming the line."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"invalid JSON at character {exc.colno}: {exc.msg}",
+            file=path,
+            row=number,
+            hint="each line must hold one complete JSON object ({...})",
+        ) from None
+    if not isinstance(value, dict):
+        raise DataError(
+            f"expected a JSON object ({{...}}), found {type(value).__name__}",
+            file=path,
+            row=number,
+            hint='write one object per line: {"text": "...", "label": "..."}',
+        )
+    return value
