@@ -105,16 +105,19 @@ def test_a_linear_features_head_is_solved_with_lbfgs_unless_asked_otherwise(
         _plan(tmp_path / "d", "{type: features, head: mlp, solver: lbfgs}")
 
 
-def test_lbfgs_without_validation_uses_one_strength_and_warns_about_warmup(
+def test_lbfgs_without_validation_uses_one_strength_and_refuses_warmup(
     tmp_path: Path,
 ) -> None:
     spec = CLASSIFICATION_SPEC.replace(
         "  train: train.csv\n", "  train: train.csv\n  split: {validation: 0.0, test: 0.2}\n"
     )
-    spec += "strategy: {type: features}\ntrain: {warmup: 5}\n"
-    plan = compile_project(tmp_path, spec, {"train.csv": classification_csv()})
+    spec += "strategy: {type: features}\n"
+    plan = compile_project(tmp_path / "a", spec, {"train.csv": classification_csv()})
     assert isinstance(plan.strategy, FeaturesPlan) and len(plan.strategy.l2_grid) == 1
-    assert any(w.code == "unused_setting" and "train.warmup" in w.message for w in plan.warnings)
+    with pytest.raises(CompileError, match=r"train.warmup does nothing for an L-BFGS head"):
+        compile_project(
+            tmp_path / "b", spec + "train: {warmup: 5}\n", {"train.csv": classification_csv()}
+        )
 
 
 @pytest.mark.parametrize(

@@ -97,10 +97,9 @@ def plan_schedule(ctx: CompileContext) -> CompileContext:
     total = steps * epochs
     warmup, warmup_why, warmup_source = _warmup(train.warmup, r.warmup, total, what, lbfgs)
     if lbfgs and train.warmup is not None:
-        ctx = ctx.warn(
-            "unused_setting",
+        raise CompileError(
             "train.warmup does nothing for an L-BFGS head (it has no learning-rate schedule); "
-            "remove it, or set strategy.solver: adamw to train the head with mini-batches",
+            "remove it, or set strategy.solver: adamw to train the head with mini-batches"
         )
     stopping, stopping_why, stopping_source = _early_stopping(ctx, epochs, lbfgs)
     schedule = SchedulePlan(
