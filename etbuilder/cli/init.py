@@ -57,6 +57,20 @@ FolderArgument = Annotated[
 
 SPEC_FILE = "spec.yaml"
 
+OWN_CONFIGURATIONS: tuple[tuple[str, int | None, str | None], ...] = (
+    ("finetune", 3, None),
+    ("finetune", 1, "train.epochs: 1 so the spec's own configuration fits the {budget} budget"),
+    (
+        "features",
+        None,
+        "strategy.type: features, because one epoch of finetune does not leave room for a "
+        "second trial in the {budget} budget (the frozen backbone runs once; the search still "
+        "tries lora and finetune where they fit)",
+    ),
+)
+"""The spec's own configuration (trial 0), the first that leaves the budget room for two
+trials by the compiler's estimate: (strategy, epochs, the note that says why)."""
+
 
 def init(
     folder: FolderArgument,
@@ -105,16 +119,20 @@ def init(
     if relative.startswith(os.path.join(os.pardir, os.pardir)):
         relative = str(Path(data).resolve())  # far away: an absolute path reads better
     tune = tune_section(parse_duration(budget), budget)
-    text_out = spec_text(found, relative, _name(folder, Path(data)), tune, epochs=3)
-    _write(target, text_out)
-    plan = _check(target)
-    if plan.tune is not None and plan.tune.expected_trials < 2 and plan.schedule.epochs > 1:
-        epochs = 1
-        text_out = spec_text(found, relative, _name(folder, Path(data)), tune, epochs=epochs)
-        _write(target, text_out)
+    name = _name(folder, Path(data))
+    plan = None
+    for strategy, epochs, why in OWN_CONFIGURATIONS:
+        _write(target, spec_text(found, relative, name, tune, epochs=epochs, strategy=strategy))
         plan = _check(target)
+        if plan.tune is None or plan.tune.expected_trials >= 2:
+            break
+    assert plan is not None
+    if why:
+        found.notes.append(why.format(budget=budget))
+    if plan.tune is not None and plan.tune.expected_trials < 1:
         found.notes.append(
-            f"train.epochs: 1 so the spec's own configuration fits the {budget} budget"
+            f"even the cheapest configuration ({plan.tune.seconds_per_trial:.0f} s estimated) "
+            f"does not fit the {budget} budget: raise --budget"
         )
     for setting, why in found.reasons:
         typer.echo(f"  {setting}: {why}", err=True)
@@ -124,7 +142,8 @@ def init(
     if plan.tune is not None:
         typer.echo(
             f"tune: about {plan.tune.expected_trials} of {plan.tune.trials} trials fit {budget} "
-            f"({plan.tune.seconds_per_trial:.0f} s estimated for the spec's own configuration)"
+            f"({plan.tune.seconds_per_trial:.0f} s estimated for the spec's own configuration); "
+            f"then the best trial is tested and packaged"
         )
     typer.echo(f"next: etb run {target}")
 
@@ -171,7 +190,15 @@ def _yaml(value: Any) -> str:
     )
 
 
-def spec_text(found: Any, data_path: str, name: str, tune: dict[str, Any], *, epochs: int) -> str:
+def spec_text(
+    found: Any,
+    data_path: str,
+    name: str,
+    tune: dict[str, Any],
+    *,
+    epochs: int | None,
+    strategy: str = "finetune",
+) -> str:
     """The spec, commented with the reason for each inferred choice."""
     lines = [
         "# yaml-language-server: $schema=https://etbuilder.dev/schemas/etb-spec.schema.json",
@@ -201,9 +228,14 @@ def spec_text(found: Any, data_path: str, name: str, tune: dict[str, Any], *, ep
         "backbone:",
         "  model: minilm-l6  # the offline default (22.7M parameters)",
         "strategy:",
-        "  type: finetune  # trial 0 of the search; `tune:` also tries features and lora",
-        "train:",
-        f"  epochs: {epochs}",
+        f"  type: {strategy}  # trial 0 of the search; `tune:` also tries the others",
+    ]
+    if epochs is not None:
+        lines += [
+            "train:",
+            f"  epochs: {epochs}  # for {strategy} only: other strategies' trials take their own",
+        ]
+    lines += [
         "# The search: strategy, learning rate and epochs within the budget; delete this",
         "# section to train once with the values above.",
         "tune:",

@@ -146,7 +146,14 @@ def tune_table(tune: TunePlan) -> Table:
             f"Study: {tune.sampler} sampler, {tune.pruner} pruner, {tune.storage} storage; "
             f"validation {tune.metric} ({tune.direction}); budget {budget}: about "
             f"{tune.expected_trials} of {tune.trials} trials at "
-            f"{_seconds(tune.seconds_per_trial)} each"
+            f"{_seconds(tune.seconds_per_trial)} each; end to end about "
+            f"{_seconds(tune.search_seconds + (tune.refit_seconds or 0.0))}"
+            + (
+                f" (with the refit, ~{_seconds(tune.refit_seconds)})"
+                if tune.refit_seconds is not None
+                else ""
+            )
+            + " plus testing and packaging"
         ),
         title_justify="left",
     )

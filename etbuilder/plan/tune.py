@@ -57,3 +57,9 @@ class TunePlan(PlanModel):
     and validation together."""
     grid_size: int | None = None
     """Configurations of a grid search (its trials are at most this many)."""
+    refit_seconds: float | None = None
+    """`refit: train+validation`: the estimated retraining, trial 0's configuration on the
+    training and validation rows together (None: no refit)."""
+    search_seconds: float = 0.0
+    """The search's expected wall time: the budget, or (no budget) `trials` x
+    `seconds_per_trial`."""

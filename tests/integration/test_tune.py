@@ -107,10 +107,16 @@ def test_a_study_over_each_storage_samples_only_the_chosen_strategys_knobs(
     assert all(r["state"] == "complete" for r in rows)
     for row in rows:
         if row["strategy.type"] == "features":
-            assert row["strategy.r"] == "" and row["strategy.head"] in ("linear", "mlp")
+            own, other, choices = "strategy.head", "strategy.r", ("linear", "mlp")
         else:
             assert row["strategy.type"] == "lora"
-            assert row["strategy.head"] == "" and row["strategy.r"] in ("2", "4")
+            own, other, choices = "strategy.r", "strategy.head", ("2", "4")
+        assert row[other] == ""
+        if row["number"] in ("0", "1"):  # each strategy at its defaults: nothing sampled
+            assert row[own] == ""
+            assert row["train.learning_rate"].startswith("default (")
+        else:
+            assert row[own] in choices
         run = Path(row["run_dir"])
         assert (run / "plan.json").is_file() and (run / "metrics.json").is_file()
         plan = json.loads((run / "plan.json").read_text(encoding="utf-8"))

@@ -36,6 +36,9 @@ def plan_tune(ctx: CompileContext) -> CompileContext:
     grid = _grid_size(tune.space) if tune.sampler == "grid" else None
     if grid is not None:
         expected = min(expected, grid)
+    refit = _refit_seconds(ctx, seconds) if tune.refit == "train+validation" else None
+    runs = min(tune.trials, grid or tune.trials)
+    search = budget if budget is not None else runs * seconds
     plan = TunePlan(
         space=space,
         metric=metric,
@@ -49,6 +52,8 @@ def plan_tune(ctx: CompileContext) -> CompileContext:
         storage=tune.storage or "sqlite",
         grid_size=grid,
         refit=tune.refit,
+        refit_seconds=None if refit is None else round(refit, 1),
+        search_seconds=round(search, 1),
     )
     why = (
         f"{tune.budget} / {seconds:.0f} s estimated for the spec's own configuration"
@@ -56,6 +61,13 @@ def plan_tune(ctx: CompileContext) -> CompileContext:
         else "no budget: every trial runs"
     )
     ctx = ctx.decide("tune.expected_trials", expected, why)
+    ctx = ctx.decide(
+        "tune.end_to_end_s",
+        round(search + (refit or 0.0), 1),
+        f"the search ({search:.0f} s)"
+        + (f" + the refit on train + validation (~{refit:.0f} s)" if refit is not None else "")
+        + "; testing and packaging the best model come on top",
+    )
     if tune.direction == "auto":
         ctx = ctx.decide("tune.direction", direction, f"{metric} is better when {direction}d")
     if budget is not None and expected < 1:
@@ -71,6 +83,15 @@ def plan_tune(ctx: CompileContext) -> CompileContext:
             f"({seconds:.0f} s each estimated); cheaper configurations may fit more",
         )
     return ctx.replace(tune=plan)
+
+
+def _refit_seconds(ctx: CompileContext, seconds: float) -> float:
+    """Trial 0's estimate scaled from the training rows to training + validation rows."""
+    train = ctx.profile("train")
+    validation = ctx.profile("validation")
+    rows = train.rows if train is not None else 0
+    extra = validation.rows if validation is not None else 0
+    return seconds * (rows + extra) / rows if rows else seconds
 
 
 def _direction(asked: str, metric: str, task: TaskPlan) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 from etbuilder.errors import RunError
 from etbuilder.plan import TunePlan
 from etbuilder.report.rundir import write_atomic
-from etbuilder.runtime.tune.trial import FAILURE, RETRY_OF, SKIPPED, TRIAL_SPEC
+from etbuilder.runtime.tune.trial import EFFECTIVE, FAILURE, RETRY_OF, SKIPPED, TRIAL_SPEC
 
 PLOTS = (
     ("optimization_history", "plot_optimization_history"),
@@ -128,7 +128,7 @@ def trials_csv(study: Any, tune: TunePlan) -> str:
                 trial.number,
                 state_of(trial),
                 "" if trial.value is None else trial.value,
-                *[trial.params.get(p, "") for p in paths],
+                *[_value(trial, p) for p in paths],
                 attrs.get("seconds", ""),
                 attrs.get("estimated_s", ""),
                 reason or "",
@@ -138,6 +138,15 @@ def trials_csv(study: Any, tune: TunePlan) -> str:
             ]
         )
     return out.getvalue()
+
+
+def _value(trial: Any, path: str) -> Any:
+    """The trial's sampled value at `path`, or `default (...)`: what the compiler chose for a
+    strategy-bound setting the trial did not sample; empty for a knob it does not have."""
+    if path in trial.params:
+        return trial.params[path]
+    effective = trial.user_attrs.get(EFFECTIVE) or {}
+    return f"default ({effective[path]})" if path in effective else ""
 
 
 def _pruned_at(trial: Any) -> str:

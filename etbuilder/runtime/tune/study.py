@@ -25,8 +25,10 @@ from etbuilder.runtime.tune.search import contains, make_pruner, make_sampler
 from etbuilder.runtime.tune.storage import StudyStorage, open_storage
 from etbuilder.runtime.tune.trial import (
     FAILURE,
+    DEFAULTS,
     RETRY_OF,
     SKIPPED,
+    STRATEGY_BOUND,
     TrialContext,
     TrialFailed,
     compile_trial,
@@ -133,8 +135,13 @@ def _spent(study: Any) -> float:
 
 
 def warm_start(opened: Study) -> None:
-    """Trial 0 is the spec's own values; then one trial per other strategy choice (with the
-    spec's other values), cheapest first by the compiler's estimate (not for a grid)."""
+    """Trial 0 is the spec's own configuration; then one trial per other strategy choice at that
+    strategy's defaults (with the spec's other values), cheapest first by the compiler's
+    estimate (not for a grid).
+
+    A warm-start trial samples nothing: the search paths it does not fix (`DEFAULTS`) keep the
+    spec's value, or, for a strategy-bound setting in another strategy's trial, that strategy's
+    default, so trial 0 is exactly the spec and the others are each strategy at its recipe."""
     tune, study = opened.context.tune, opened.study
     base = {
         d.path: d.base
@@ -147,7 +154,10 @@ def warm_start(opened: Study) -> None:
     kinds = next((d for d in tune.space if d.path == "strategy.type"), None)
     own = base if kinds is None or "strategy.type" in base else {}
     if own:
-        study.enqueue_trial(own, user_attrs={"warm_start": "the spec's own values"})
+        defaults = _defaults(tune, own)
+        study.enqueue_trial(
+            own, user_attrs={"warm_start": "the spec's own values", DEFAULTS: defaults}
+        )
     if kinds is None or tune.trials < 2:
         return
     costs = []
@@ -155,7 +165,9 @@ def warm_start(opened: Study) -> None:
         if kind == base.get("strategy.type"):
             continue
         values = {"strategy.type": kind} | {
-            p: v for p, v in base.items() if p != "strategy.type" and _knob_applies(tune, p, kind)
+            p: v
+            for p, v in base.items()
+            if p != "strategy.type" and p not in STRATEGY_BOUND and _knob_applies(tune, p, kind)
         }
         try:
             plan, _ = compile_trial(opened.context, values)
@@ -163,7 +175,18 @@ def warm_start(opened: Study) -> None:
             continue
         costs.append((plan.estimates.seconds_total, str(kind), values))
     for seconds, kind, values in sorted(costs)[: tune.trials - (1 if own else 0)]:
-        study.enqueue_trial(values, user_attrs={"warm_start": f"{kind}: ~{seconds:.0f} s"})
+        study.enqueue_trial(
+            values,
+            user_attrs={
+                "warm_start": f"{kind} at its defaults: ~{seconds:.0f} s",
+                DEFAULTS: _defaults(tune, values),
+            },
+        )
+
+
+def _defaults(tune: TunePlan, values: dict[str, Any]) -> list[str]:
+    """The search paths a warm-start trial with `values` does not sample."""
+    return [d.path for d in tune.space if d.path not in values]
 
 
 def _base_of(tune: TunePlan, path: str) -> Any:
@@ -227,7 +250,8 @@ def reap_dead(study: Any) -> list[int]:
         storage.set_trial_user_attr(trial._trial_id, FAILURE, "its process died (killed)")
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         if RETRY_OF not in attrs:
-            study.enqueue_trial(trial.params, user_attrs={RETRY_OF: trial.number})
+            retry = {RETRY_OF: trial.number, DEFAULTS: attrs.get(DEFAULTS) or []}
+            study.enqueue_trial(trial.params, user_attrs=retry)
         reaped.append(trial.number)
     return reaped
 

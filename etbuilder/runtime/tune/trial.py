@@ -25,6 +25,17 @@ SKIPPED = "skipped"
 """User attribute: why a trial never trained (its estimate did not fit the budget left)."""
 RETRY_OF = "retry_of"
 """User attribute: the number of the trial (whose process died) this one repeats."""
+DEFAULTS = "defaults"
+"""User attribute of a warm-start trial: the search paths it does not sample; the trial takes
+them from the spec, or from its strategy's recipe (`STRATEGY_BOUND`)."""
+EFFECTIVE = "effective"
+"""User attribute: what the compiler chose for the strategy-bound settings no one sampled."""
+
+STRATEGY_BOUND = ("train.learning_rate", "train.epochs", "train.warmup")
+"""Settings whose useful value depends on the strategy (compiler.recipes). A value the spec
+writes for one of them belongs to the spec's own `strategy.type`: a trial that samples another
+strategy, and not this setting, leaves it unset, so the compiler gives it that strategy's
+default. A sampled value always wins."""
 
 
 class TrialFailed(Exception):
@@ -54,12 +65,13 @@ class TrialContext:
         return None if self.deadline is None else self.deadline - time.time()
 
 
-def sample(trial: Any, tune: TunePlan) -> dict[str, Any]:
-    """The trial's values; a knob whose condition its member choice fails is not sampled."""
+def sample(trial: Any, tune: TunePlan, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The trial's values; a knob whose condition its member choice fails is not sampled, nor
+    one in `skip` (a warm-start trial's defaults)."""
     chosen: dict[str, Any] = {}
     for dimension in tune.space:
         conds = [(c.path, c.values) for c in dimension.conditions]
-        if applies(conds, chosen):
+        if dimension.path not in skip and applies(conds, chosen):
             chosen[dimension.path] = suggest(trial, dimension)
     return chosen
 
@@ -71,12 +83,51 @@ which `etb run` reproduces; best.yaml is the best trial's copy."""
 
 def trial_yaml(spec: Spec, values: dict[str, Any]) -> str:
     """`spec` without `tune:`, with `values` written in: only the keys the user wrote or the
-    trial sampled, so defaults of one strategy never leak into another."""
+    trial sampled, so defaults of one strategy never leak into another. In a trial of another
+    strategy than the spec's own, the spec's strategy-bound settings (`STRATEGY_BOUND`) that the
+    trial does not sample are left out, each with a comment saying so."""
     import yaml
 
     data = spec.model_dump(mode="json", exclude_unset=True)
     data.pop("tune", None)
-    return yaml.safe_dump(apply_values(data, values), sort_keys=False, allow_unicode=True)
+    own = str(spec.strategy.type)
+    chosen = str(values.get("strategy.type", own))
+    notes = []
+    if chosen != own:
+        for path in STRATEGY_BOUND:
+            if path in values:
+                continue
+            removed = _pop_path(data, path)
+            if removed is not None:
+                notes.append(
+                    f"# {path} {removed} is the spec's value for {own}: this {chosen} trial "
+                    f"leaves it unset (the compiler's {chosen} default)\n"
+                )
+    text = yaml.safe_dump(apply_values(data, values), sort_keys=False, allow_unicode=True)
+    return "".join(notes) + text
+
+
+def _pop_path(data: dict[str, Any], path: str) -> Any:
+    """Remove dotted `path` from mapping `data`; returns the value it held (None: absent)."""
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node.pop(last, None) if isinstance(node, dict) else None
+
+
+def effective_values(plan: Plan, values: dict[str, Any]) -> dict[str, Any]:
+    """What the compiled trial trains with for the strategy-bound settings it did not sample
+    (the spec's value or the strategy's default; `lbfgs` where an L-BFGS head has none)."""
+    from etbuilder.plan import lbfgs_head
+
+    lbfgs = lbfgs_head(plan.strategy) is not None
+    found: dict[str, Any] = {}
+    if "train.learning_rate" not in values:
+        found["train.learning_rate"] = "lbfgs" if lbfgs else plan.schedule.learning_rate
+    if "train.epochs" not in values:
+        found["train.epochs"] = "lbfgs" if lbfgs else plan.schedule.epochs
+    return found
 
 
 def trial_spec(text: str, spec_path: Path | None) -> Spec:
@@ -110,7 +161,7 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("pid_start", process_start(os.getpid()))
         try:
-            values = sample(trial, ctx.tune)
+            values = sample(trial, ctx.tune, frozenset(trial.user_attrs.get(DEFAULTS) or ()))
             plan, text = compile_trial(ctx, values)
         except SpecError as error:
             raise _fail(trial, f"invalid combination: {_first_line(error)}") from None
@@ -118,6 +169,7 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
             raise _fail(trial, f"does not compile: {_first_line(error)}") from None
         estimate = plan.estimates.seconds_total
         trial.set_user_attr("estimated_s", round(estimate, 1))
+        trial.set_user_attr(EFFECTIVE, effective_values(plan, values))
         ctx.fit_seconds.append(estimate)
         left = ctx.remaining()
         if left is not None and estimate > left:
