@@ -110,7 +110,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-init"))
     parser.add_argument("--budget", default="3m")
     parser.add_argument("--budget-for", action="append", default=[], metavar="NAME=DURATION")
-    parser.add_argument("--only", action="append", default=[], metavar="NAME")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="these, in this order"
+    )
     args = parser.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -119,9 +121,9 @@ def main() -> None:
     files = {**dict(list(files.items())[:-1]), **unseen_files(out), "sst2_glue": files["sst2_glue"]}
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
-    for name, data in files.items():
-        if args.only and name not in args.only:
-            continue
+    order = args.only or list(files)
+    for name in order:
+        data = files[name]
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         budget = budgets.get(name, args.budget)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -120,20 +121,28 @@ def init(
         relative = str(Path(data).resolve())  # far away: an absolute path reads better
     tune = tune_section(parse_duration(budget), budget)
     name = _name(folder, Path(data))
-    plan = None
-    for strategy, epochs, why in OWN_CONFIGURATIONS:
-        _write(target, spec_text(found, relative, name, tune, epochs=epochs, strategy=strategy))
-        plan = _check(target)
-        if plan.tune is None or plan.tune.expected_trials >= 2:
-            break
+    draft = folder / f".{SPEC_FILE}.init"
+    plan, why = None, None
+    try:
+        for strategy, epochs, because in OWN_CONFIGURATIONS:
+            text_out = spec_text(found, relative, name, tune, epochs=epochs, strategy=strategy)
+            _write(draft, text_out)
+            plan, why = _check(draft), because
+            if plan.tune is None or plan.tune.expected_trials >= 2:
+                break
+    finally:
+        draft.unlink(missing_ok=True)
     assert plan is not None
+    if plan.tune is not None and plan.tune.expected_trials < 1:
+        enough = math.ceil(2 * plan.tune.seconds_per_trial / 60)
+        raise RunError(
+            f"--budget {budget} is shorter than one trial of the cheapest configuration "
+            f"({plan.tune.seconds_per_trial:.0f} s estimated on this machine): pass --budget "
+            f"{enough}m or more, or a smaller data file"
+        )
+    _write(target, text_out)
     if why:
         found.notes.append(why.format(budget=budget))
-    if plan.tune is not None and plan.tune.expected_trials < 1:
-        found.notes.append(
-            f"even the cheapest configuration ({plan.tune.seconds_per_trial:.0f} s estimated) "
-            f"does not fit the {budget} budget: raise --budget"
-        )
     for setting, why in found.reasons:
         typer.echo(f"  {setting}: {why}", err=True)
     for note in found.notes:

@@ -133,6 +133,13 @@ def tune(
         lines.append(f"dashboard: {result.dashboard}")
     typer.echo("\n".join(lines))
     packaged = result.best_run
+    if packaged is not None and not (packaged / "metrics.json").is_file():
+        typer.echo(
+            f"the best trial ran in {packaged}, which is not on this machine (a worker "
+            "elsewhere joined the study through its database): package it there with "
+            f"`etb package`, or train it here with `etb run {folder / 'best.yaml'}`"
+        )
+        packaged = None
     if plan.tune.refit == "train+validation" and packaged is not None:
         import json
 

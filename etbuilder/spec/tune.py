@@ -5,11 +5,14 @@ from __future__ import annotations
 import builtins
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from etbuilder.spec._base import DURATION_PATTERN, SpecModel
 
 Scalar = bool | int | float | str
+
+STORAGE_KINDS = ("sqlite", "journal", "memory")
+"""`tune.storage` values that name a kind of storage in the study folder rather than a URL."""
 
 
 class UniformRange(SpecModel):
@@ -118,11 +121,30 @@ class TuneSpec(SpecModel):
     storage: str | None = None
     """Where the study is kept: default a SQLite file in the study folder (resumable);
     `journal` a journal file there (safe for parallel workers); `memory` nowhere (no resume);
-    or any SQLAlchemy URL (`postgresql://...`) that workers on other machines can join."""
+    or any SQLAlchemy URL (`postgresql://user@host/db`, driver: etbuilder[postgres]) that
+    `etb tune` on other machines joins: one process creates the study, the others add trials
+    until `trials` have run; each writes its own study folder, and a password in the URL is
+    masked in the files."""
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_kind_or_url(cls, value: str | None) -> str | None:
+        if value is None or value in STORAGE_KINDS or "://" in value:
+            return value
+        raise ValueError(
+            f"{value!r} is neither a storage kind ({', '.join(STORAGE_KINDS)}) nor a database "
+            "URL: write e.g. postgresql://user@host/db, sqlite:////abs/path/study.db, or "
+            "leave storage out"
+        )
+
     refit: Literal["none", "train+validation"] = "none"
     """After the search: `none` tests and packages the best trial's own model;
     `train+validation` retrains the best configuration on the training and validation rows
     together, for the best trial's number of epochs, then tests and packages that model."""
     space: dict[str, SearchRange] = Field(min_length=1)
     """Search space: dotted spec paths (e.g. `train.learning_rate`) to ranges. Knobs of one
-    strategy (`strategy.r`) are sampled only in trials where `strategy.type` picks it."""
+    strategy (`strategy.r`) are sampled only in trials where `strategy.type` picks it. When
+    the space samples `strategy.type`, the spec's `train.learning_rate`, `train.epochs` and
+    `train.warmup` belong to the spec's own strategy: a trial of another strategy that does not
+    sample them takes that strategy's defaults. Trial 0 is the spec itself; the next trials
+    are each other strategy at its defaults, cheapest first."""

@@ -9,7 +9,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +357,156 @@ def test_refit_retrains_the_best_configuration_on_train_and_validation(
     plan = json.loads((Path(record["best_run"]) / "plan.json").read_text(encoding="utf-8"))
     rows = {p["name"]: p["rows"] for p in plan["data"]["profiles"]}
     assert len(trained) == rows["train"] + rows["validation"]
+
+
+STRATEGY_SPACE = """  trials: 3
+  storage: memory
+  space:
+    strategy.type: {choice: [features, lora, finetune]}
+    strategy.r: {choice: [2, 4]}"""
+
+
+def test_a_trial_of_another_strategy_takes_its_default_not_the_specs_value(
+    project: Path, tmp_path: Path
+) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.compiler.recipes import RECIPES
+    from etbuilder.plan import lbfgs_head
+    from etbuilder.runtime.tune.trial import TrialContext, compile_trial
+    from etbuilder.spec.loader import load_spec
+
+    spec_path = write_spec(project, tmp_path, STRATEGY_SPACE, epochs=3)
+    text = spec_path.read_text(encoding="utf-8").replace(
+        "seed: 3}", "seed: 3, warmup: 0.1}\nstrategy: {type: finetune}"
+    )
+    spec_path.write_text(text, encoding="utf-8")
+    spec = load_spec(spec_path)
+    base = compile_spec(spec, spec_path=spec_path)
+    assert base.tune is not None
+    ctx = TrialContext(spec, spec_path, base.tune, base.hardware, tmp_path, None)
+
+    own, own_text = compile_trial(ctx, {"strategy.type": "finetune"})
+    assert (own.schedule.learning_rate, own.schedule.epochs) == (1.0e-3, 3), "the spec's own"
+    assert "learning_rate: 0.001" in own_text
+
+    lora, lora_text = compile_trial(ctx, {"strategy.type": "lora", "strategy.r": 2})
+    assert lora.schedule.learning_rate == RECIPES["lora"].learning_rate
+    assert not {"learning_rate", "epochs", "warmup"} & set(yaml.safe_load(lora_text)["train"])
+    assert "# train.learning_rate 0.001 is the spec's value for finetune" in lora_text
+
+    features, _ = compile_trial(ctx, {"strategy.type": "features"})
+    assert lbfgs_head(features.strategy) is not None, "no leaked epochs: the exact solver"
+
+    sampled, _ = compile_trial(ctx, {"strategy.type": "lora", "train.learning_rate": 5e-3})
+    assert sampled.schedule.learning_rate == 5e-3, "a sampled value wins"
+
+
+def test_warm_starts_are_the_spec_itself_then_each_strategy_at_its_defaults(
+    project: Path, tmp_path: Path
+) -> None:
+    tune = """  trials: 3
+  sampler: random
+  pruner: none
+  storage: memory
+  space:
+    strategy.type: {choice: [finetune, features, lora]}
+    train.learning_rate: {log_uniform: [1.0e-5, 1.0e-1]}
+    train.epochs: {int: [1, 4]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=2)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    rows = {r["strategy.type"]: r for r in trials_of(study)}
+    assert rows["finetune"]["number"] == "0"
+    assert rows["finetune"]["train.learning_rate"] == "0.001"  # the spec's own values
+    assert rows["finetune"]["train.epochs"] == "2"
+    assert rows["features"]["train.learning_rate"] == "default (lbfgs)"
+    assert rows["lora"]["train.learning_rate"] == "default (0.001)"
+    lora_plan = json.loads((Path(rows["lora"]["run_dir"]) / "plan.json").read_text())
+    epochs = rows["lora"]["train.epochs"]
+    assert epochs == f"default ({lora_plan['schedule']['epochs']})"
+    assert epochs != "default (2)", "the lora recipe's epochs, not the finetune spec's"
+
+
+def _start_joining(spec: Path, url: str, folder: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        etb("tune", str(spec), "--set", f"tune.storage={url}", "--output", str(folder), "-q"),
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _two_machines_share_one_study(project: Path, tmp_path: Path, url: str) -> None:
+    """Two `etb tune` processes with the same database URL and their own folders (as on two
+    machines): one study, its trials each run once, in one of them, none lost."""
+    import optuna
+
+    tune = """  trials: 5
+  sampler: random
+  pruner: none
+  space:
+    strategy.type: {choice: [features, lora]}
+    train.learning_rate: {log_uniform: [1.0e-4, 1.0e-2]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=2)
+    folders = [tmp_path / "machine-a", tmp_path / "machine-b"]
+    processes = [_start_joining(spec, url, folder) for folder in folders]
+    outputs = [p.communicate(timeout=900)[0].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert [s.study_name for s in optuna.get_all_study_summaries(url)] == ["tiny-tune"]
+    trials = optuna.load_study(study_name="tiny-tune", storage=url).trials
+    ran = [t for t in trials if "skipped" not in t.user_attrs]
+    assert len(ran) == 5 and all(t.state.name == "COMPLETE" for t in ran)
+    warm = [t.user_attrs.get("warm_start") for t in trials if "warm_start" in t.user_attrs]
+    assert len(warm) == 2, "one process warm-started the study, not both"
+    runs = [Path(t.user_attrs["run_dir"]) for t in ran]
+    assert len(set(runs)) == 5
+    assert {r.parent.parent for r in runs} <= set(folders)
+    assert all((r / "metrics.json").is_file() for r in runs)
+    for folder in folders:
+        assert (folder / "trials.csv").is_file() and (folder / "best.yaml").is_file()
+        record = json.loads((folder / "study.json").read_text(encoding="utf-8"))
+        assert record["storage"] == "url"
+
+
+def test_two_processes_join_one_study_through_a_database_url(project: Path, tmp_path: Path) -> None:
+    _two_machines_share_one_study(project, tmp_path, f"sqlite:///{tmp_path / 'shared.db'}")
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server of Debian's `postgresql` package on loopback, for this test only."""
+    import shutil
+    import socket
+
+    bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+    initdb = shutil.which("initdb") or next(
+        (str(d / "initdb") for d in bin_dirs if (d / "initdb").is_file()), None
+    )
+    if initdb is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql; .ci/run does)")
+    pytest.importorskip("psycopg", reason="the psycopg driver (etbuilder[postgres])")
+    pg_ctl = str(Path(initdb).with_name("pg_ctl"))
+    data = Path(tempfile.mkdtemp(prefix="etb-pg-"))  # not under pytest's root-only folder
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root: as Debian's postgres user
+        shutil.chown(data, "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = {"check": True, "capture_output": True, "timeout": 120}
+    subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "etb"], **run)
+    options = f"-k {data} -p {port} -c listen_addresses=127.0.0.1"
+    start = [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(data / "log"), "-w"]
+    subprocess.run([*start, "start"], **run)
+    try:
+        yield f"postgresql://etb@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], **run)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_two_processes_join_one_study_on_a_postgresql_server(
+    project: Path, tmp_path: Path, postgres: str
+) -> None:
+    _two_machines_share_one_study(project, tmp_path, postgres)

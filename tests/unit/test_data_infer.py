@@ -126,3 +126,35 @@ def test_init_never_overwrites_a_spec_without_force(
     assert main(["init", "--data", str(data), "--force", str(folder)]) == 0
     text = (folder / "spec.yaml").read_text(encoding="utf-8")
     assert "label: stars  #" in text and "tune:" in text
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data not found at {DATA}")
+@pytest.mark.usefixtures("isolated_cache")
+def test_init_makes_trial_0_a_configuration_the_budget_holds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.spec.loader import load_spec
+
+    data = tmp_path / "reviews.tsv"
+    lines = (DATA / "sst2_glue" / "train.tsv").read_text(encoding="utf-8").splitlines()
+    data.write_text("\n".join(lines[:2001]) + "\n", encoding="utf-8")
+    plans = {}
+    for budget in ("10m", "40s"):
+        folder = tmp_path / budget
+        assert main(["init", "--data", str(data), "--budget", budget, str(folder)]) == 0
+        spec = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
+        plan = compile_spec(load_spec(folder / "spec.yaml"), spec_path=folder / "spec.yaml")
+        assert plan.tune is not None and plan.tune.expected_trials >= 2
+        plans[budget] = (spec, plan.tune)
+    spec, tune = plans["10m"]
+    assert spec["strategy"]["type"] == "finetune" and spec["train"]["epochs"] == 3
+    assert tune.search_seconds == 600
+    spec, tune = plans["40s"]  # a finetune epoch leaves no room for a second trial
+    assert spec["strategy"]["type"] == "features" and "train" not in spec
+    assert tune.seconds_per_trial < plans["10m"][1].seconds_per_trial
+    assert "strategy.type: features, because one epoch" in capsys.readouterr().err
+    folder = tmp_path / "too-short"
+    assert main(["init", "--data", str(data), "--budget", "2s", str(folder)]) == 2
+    assert "--budget 2s is shorter than one trial" in capsys.readouterr().err
+    assert not (folder / "spec.yaml").exists() and not list(folder.iterdir())

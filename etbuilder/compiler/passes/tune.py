@@ -16,9 +16,6 @@ from etbuilder.spec._base import parse_duration
 from etbuilder.spec.tune import Choice, IntRange, LogUniformRange, SearchRange, UniformRange
 from etbuilder.spec.tune_space import resolve, sampling_order
 
-STORAGE_KINDS = ("sqlite", "journal", "memory")
-"""`tune.storage` values that name a kind of storage in the study folder rather than a URL."""
-
 
 def plan_tune(ctx: CompileContext) -> CompileContext:
     """The study of a spec with `tune:`; nothing for a single run."""

@@ -14,7 +14,6 @@ from etbuilder.errors import RunError
 from etbuilder.plan import HardwareInfo, Plan
 from etbuilder.runtime.tune import outputs
 from etbuilder.runtime.tune.study import open_study, work, write_study_record
-from etbuilder.runtime.tune.trial import TRIAL_SPEC
 
 
 @dataclass
@@ -99,8 +98,10 @@ def finish_study(opened: Any, folder: Path, dashboard: str | None, wall_s: float
     table = format_rows(rows)
     files = {"trials.csv": csv_text}
     best_run = Path(summary.best_run) if summary.best_run else None
-    if best_run is not None and (best_run / TRIAL_SPEC).is_file():
-        files["best.yaml"] = outputs.best_yaml(best_run, dashboard)
+    if best_run is not None:
+        text = outputs.best_spec_text(study, best_run)
+        if text is not None:
+            files["best.yaml"] = outputs.best_yaml(best_run, text, dashboard)
     outputs.write_outputs(folder, files)
     plots = outputs.write_plots(study, folder) if study.trials else []
     outputs.write_outputs(

@@ -14,7 +14,14 @@ from typing import Any
 from etbuilder.errors import RunError
 from etbuilder.plan import TunePlan
 from etbuilder.report.rundir import write_atomic
-from etbuilder.runtime.tune.trial import EFFECTIVE, FAILURE, RETRY_OF, SKIPPED, TRIAL_SPEC
+from etbuilder.runtime.tune.trial import (
+    EFFECTIVE,
+    FAILURE,
+    RETRY_OF,
+    SKIPPED,
+    SPEC_TEXT,
+    TRIAL_SPEC,
+)
 
 PLOTS = (
     ("optimization_history", "plot_optimization_history"),
@@ -156,9 +163,17 @@ def _pruned_at(trial: Any) -> str:
     return f"pruned after evaluation {step}"
 
 
-def best_yaml(best_run: Path, dashboard: str | None) -> str:
+def best_spec_text(study: Any, best_run: Path) -> str | None:
+    """The best trial's spec: its run folder's copy, or (the folder is on another machine)
+    the copy the trial keeps in the study's storage."""
+    if (best_run / TRIAL_SPEC).is_file():
+        return (best_run / TRIAL_SPEC).read_text(encoding="utf-8")
+    text = study.best_trial.user_attrs.get(SPEC_TEXT)
+    return text if isinstance(text, str) else None
+
+
+def best_yaml(best_run: Path, text: str, dashboard: str | None) -> str:
     """The best trial's spec (no `tune:`), which `etb run` reproduces, with a header."""
-    text = (best_run / TRIAL_SPEC).read_text(encoding="utf-8")
     header = [
         "# The best trial of `etb tune`: run it again with `etb run best.yaml`.",
         f"# Trial folder: {best_run}",

@@ -39,7 +39,7 @@ def open_storage(kind: str, folder: Path, *, workers: int = 1) -> StudyStorage:
     writers, so the default becomes `journal` there.
     """
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
     if kind == "sqlite" and workers > 1:
@@ -60,16 +60,80 @@ def open_storage(kind: str, folder: Path, *, workers: int = 1) -> StudyStorage:
     if kind == "journal":
         path = (folder / "study.journal").resolve()
         return StudyStorage(JournalStorage(JournalFileBackend(str(path))), "journal", str(path))
+    shown = shown_url(kind)
     try:
-        storage = RDBStorage(
-            kind,
-            heartbeat_interval=HEARTBEAT_S,
-            grace_period=GRACE_S,
-            failed_trial_callback=RetryFailedTrialCallback(max_retry=1),
-        )
-    except Exception as error:  # a bad URL, a missing driver, a database that refuses
+        storage = _open_url(kind)
+    except ImportError:  # optuna's word for a missing database driver
+        scheme = kind.split("://", 1)[0]
+        install = next((v for k, v in DRIVERS.items() if scheme.startswith(k)), None)
         raise RunError(
-            f"tune.storage: cannot open {kind!r}: {type(error).__name__}: {error}; use a "
-            "SQLAlchemy URL such as postgresql://user@host/db, or leave storage out"
+            f"tune.storage: {shown} needs a database driver for {scheme}, which is not "
+            f"installed: {install or 'install the one SQLAlchemy names for this URL'}"
         ) from None
-    return StudyStorage(storage, "url", kind)
+    except Exception as error:  # a bad URL, a database that refuses or is not there
+        detail = str(error).replace(kind, shown).strip().splitlines()
+        raise RunError(
+            f"tune.storage: cannot open {shown}: {type(error).__name__}: "
+            f"{detail[0] if detail else ''}; check the URL (a SQLAlchemy URL such as "
+            "postgresql://user@host/db) and that the database accepts connections, or leave "
+            "storage out"
+        ) from None
+    return StudyStorage(storage, "url", shown)
+
+
+OPEN_TRIES = 5
+"""Attempts to open a database URL: processes that start together on an empty database race
+to create optuna's tables, and the losers' first attempt fails on a duplicate key."""
+
+
+def _open_url(url: str) -> Any:
+    import time
+
+    from optuna.storages import RDBStorage
+
+    for attempt in range(OPEN_TRIES):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs={"connect_args": {"timeout": 60}}
+                if url.startswith("sqlite")
+                else None,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                **_retry_once(),
+            )
+        except ImportError:
+            raise
+        except Exception:
+            if attempt == OPEN_TRIES - 1:
+                raise
+            time.sleep(1.0 + attempt)
+    raise AssertionError("unreachable")
+
+
+def _retry_once() -> dict[str, Any]:
+    """The RDBStorage argument that enqueues a heartbeat-stale trial again, once (optuna 4.9
+    renamed the callback and its argument; older releases know only the first names)."""
+    import optuna.storages as storages
+
+    renamed = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+    if renamed is not None:
+        return {"heartbeat_stale_trial_callback": renamed(max_retry=1)}
+    return {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=1)}
+
+
+DRIVERS = {
+    "postgresql": "pip install 'psycopg[binary]' (etbuilder[postgres])",
+    "mysql": "pip install pymysql and write the URL as mysql+pymysql://...",
+}
+"""URL scheme -> how to install the driver SQLAlchemy 2 loads for it."""
+
+
+def shown_url(url: str) -> str:
+    """`url` with its password masked, for files and messages (study.json, report.md)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return str(make_url(url).render_as_string(hide_password=True))
+    except Exception:  # not a URL SQLAlchemy can parse: RDBStorage says why
+        return url

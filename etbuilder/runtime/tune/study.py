@@ -24,14 +24,14 @@ from etbuilder.plan import HardwareInfo, TunePlan
 from etbuilder.runtime.tune.search import contains, make_pruner, make_sampler
 from etbuilder.runtime.tune.storage import StudyStorage, open_storage
 from etbuilder.runtime.tune.trial import (
-    FAILURE,
     DEFAULTS,
+    FAILURE,
     RETRY_OF,
-    SKIPPED,
     STRATEGY_BOUND,
     TrialContext,
     TrialFailed,
     compile_trial,
+    counted,
     objective,
     process_alive,
 )
@@ -93,14 +93,7 @@ def open_study(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = open_storage(tune.storage, folder, workers=workers)
-    study = optuna.create_study(
-        storage=storage.storage,
-        study_name=spec.name,
-        direction=tune.direction,
-        sampler=make_sampler(tune, spec.train.seed),
-        pruner=make_pruner(tune),
-        load_if_exists=True,
-    )
+    study, created = _create_or_load(storage, spec.name, tune, spec.train.seed)
     lock = folder / "study.lock" if storage.kind != "memory" else None
     context = TrialContext(
         spec=spec,
@@ -112,7 +105,7 @@ def open_study(
     )
     opened = Study(study, storage, context, lock)
     with opened.locked():
-        if not study.trials:
+        if created or (storage.kind != "url" and not study.trials):
             study.set_user_attr("started", time.time())
             warm_start(opened)
         elif not resume and storage.kind in ("sqlite", "journal"):
@@ -123,6 +116,26 @@ def open_study(
     if tune.budget_s is not None:
         context.deadline = time.time() + tune.budget_s - _spent(study)
     return opened
+
+
+def _create_or_load(
+    storage: StudyStorage, name: str, tune: TunePlan, seed: int
+) -> tuple[Any, bool]:
+    """The study, and whether this process created it. Creating is atomic in the storage (the
+    study name is unique), so of the processes that start together on a shared database, one
+    creates and warm-starts the study and the others join it."""
+    import optuna
+
+    common = {
+        "storage": storage.storage,
+        "study_name": name,
+        "sampler": make_sampler(tune, seed),
+        "pruner": make_pruner(tune),
+    }
+    try:
+        return optuna.create_study(direction=tune.direction, **common), True
+    except optuna.exceptions.DuplicatedStudyError:
+        return optuna.load_study(**common), False
 
 
 def _spent(study: Any) -> float:
@@ -204,7 +217,7 @@ def work(opened: Study) -> None:
     while True:
         with opened.locked() as release:
             reap_dead(study)
-            if _counted(study.trials) >= tune.trials or _done_grid(study, tune):
+            if counted(study.trials) >= tune.trials or _done_grid(study, tune):
                 return
             left = ctx.remaining()
             if left is not None and (left <= 1 or ctx.misfits >= MAX_MISFITS):
@@ -217,20 +230,6 @@ def work(opened: Study) -> None:
 
 def _done_grid(study: Any, tune: TunePlan) -> bool:
     return tune.grid_size is not None and len(study.trials) >= tune.grid_size
-
-
-def _counted(trials: list[Any]) -> int:
-    """Trials started that count toward `tune.trials`: all but those still waiting in the
-    queue, those never trained for the budget, and those whose dead process was retried."""
-    retried = {t.user_attrs.get(RETRY_OF) for t in trials}
-    retried |= {t.system_attrs.get("failed_trial") for t in trials}  # optuna's heartbeat retry
-    return sum(
-        1
-        for t in trials
-        if t.state.name != "WAITING"
-        and SKIPPED not in t.user_attrs
-        and not (t.state.name == "FAIL" and t.number in retried)
-    )
 
 
 def reap_dead(study: Any) -> list[int]:

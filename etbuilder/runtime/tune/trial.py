@@ -79,6 +79,9 @@ def sample(trial: Any, tune: TunePlan, skip: frozenset[str] = frozenset()) -> di
 TRIAL_SPEC = "trial.yaml"
 """In a trial's run folder: its spec as written (the user's keys and the sampled values only),
 which `etb run` reproduces; best.yaml is the best trial's copy."""
+SPEC_TEXT = "spec"
+"""User attribute: the trial's spec text too, so a worker on another machine (a shared
+database) can write best.yaml without the trial's folder."""
 
 
 def trial_yaml(spec: Spec, values: dict[str, Any]) -> str:
@@ -157,6 +160,11 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         import optuna
 
         ctx.release()
+        so_far = [t for t in trial.study.get_trials(deepcopy=False) if t.number <= trial.number]
+        if counted(so_far) > ctx.tune.trials:  # workers elsewhere started the last ones
+            reason = f"the study already has its {ctx.tune.trials} trials"
+            trial.set_user_attr(SKIPPED, reason)
+            raise optuna.TrialPruned(reason)
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("pid_start", process_start(os.getpid()))
@@ -170,6 +178,7 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         estimate = plan.estimates.seconds_total
         trial.set_user_attr("estimated_s", round(estimate, 1))
         trial.set_user_attr(EFFECTIVE, effective_values(plan, values))
+        trial.set_user_attr(SPEC_TEXT, text)
         ctx.fit_seconds.append(estimate)
         left = ctx.remaining()
         if left is not None and estimate > left:
@@ -183,6 +192,20 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         return _train(trial, ctx, plan, text)
 
     return run_trial
+
+
+def counted(trials: list[Any]) -> int:
+    """Trials started that count toward `tune.trials`: all but those still waiting in the
+    queue, those never trained for the budget, and those whose dead process was retried."""
+    retried = {t.user_attrs.get(RETRY_OF) for t in trials}
+    retried |= {t.system_attrs.get("failed_trial") for t in trials}  # optuna's heartbeat retry
+    return sum(
+        1
+        for t in trials
+        if t.state.name != "WAITING"
+        and SKIPPED not in t.user_attrs
+        and not (t.state.name == "FAIL" and t.number in retried)
+    )
 
 
 def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
