@@ -167,3 +167,15 @@ def test_each_sampler_and_pruner_is_the_optuna_one_it_names(tmp_path: Path) -> N
         assert isinstance(make_pruner(plan.tune.model_copy(update={"pruner": name})), cls)
     r = next(d for d in plan.tune.space if d.path == "strategy.r")
     assert grid_values(r) == [4, 8, 12, 16]
+
+
+def test_a_worker_scales_estimates_by_how_much_slower_its_trials_ran() -> None:
+    from etbuilder.runtime.tune.trial import TrialContext
+
+    ctx = TrialContext(spec=None, spec_path=None, tune=None, hardware=None, folder=Path("."),
+                       deadline=None)  # type: ignore[arg-type]  # fmt: skip
+    assert ctx.slowdown() == 1.0
+    ctx.slowdowns += [2.2, 0.5, 3.0]
+    assert ctx.slowdown() == 2.2, "the median ratio"
+    ctx.slowdowns[:] = [0.4, 0.6]
+    assert ctx.slowdown() == 1.0, "a faster machine does not stretch the budget"

@@ -60,6 +60,17 @@ class TrialContext:
     """Estimated seconds of every configuration compiled so far."""
     misfits: int = 0
     """Trials in a row whose estimate did not fit."""
+    slowdowns: list[float] = field(default_factory=list)
+    """Measured / estimated seconds of this worker's trials that ran to the end: the machine
+    may be slower than the throughput the compiler assumes (other work on its cores)."""
+
+    def slowdown(self) -> float:
+        """How much slower than estimated trials run here: the median measured ratio, at
+        least 1 (a faster machine does not stretch the budget)."""
+        if not self.slowdowns:
+            return 1.0
+        ordered = sorted(self.slowdowns)
+        return max(1.0, ordered[len(ordered) // 2])
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.time()
@@ -175,7 +186,7 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
             raise _fail(trial, f"invalid combination: {_first_line(error)}") from None
         except EtbError as error:
             raise _fail(trial, f"does not compile: {_first_line(error)}") from None
-        estimate = plan.estimates.seconds_total
+        estimate = plan.estimates.seconds_total * ctx.slowdown()
         trial.set_user_attr("estimated_s", round(estimate, 1))
         trial.set_user_attr(EFFECTIVE, effective_values(plan, values))
         trial.set_user_attr(SPEC_TEXT, text)
@@ -183,7 +194,12 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         left = ctx.remaining()
         if left is not None and estimate > left:
             ctx.misfits += 1
-            reason = f"estimated {estimate:.0f} s does not fit the {max(left, 0):.0f} s left"
+            scaled = f" (x{ctx.slowdown():.2f}: trials ran that much slower than estimated)"
+            reason = (
+                f"estimated {estimate:.0f} s"
+                + (scaled if ctx.slowdown() > 1.0 else "")
+                + f" does not fit the {max(left, 0):.0f} s left"
+            )
             trial.set_user_attr(SKIPPED, reason)
             raise optuna.TrialPruned(reason)
         ctx.misfits = 0
@@ -244,7 +260,10 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
     finally:  # the run folder is etb's until the run ends (it starts empty): the spec goes in last
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(run_dir / TRIAL_SPEC, text)
-    trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+    seconds = time.perf_counter() - started
+    trial.set_user_attr("seconds", round(seconds, 1))
+    if not result.metrics.get("stopped") and plan.estimates.seconds_total > 0:
+        ctx.slowdowns.append(seconds / plan.estimates.seconds_total)
     _record_run(trial, result.metrics, run_dir)
     validation = result.metrics.get("validation") or {}
     value = validation.get(metric)
