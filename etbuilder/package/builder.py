@@ -251,7 +251,7 @@ def _fuse_attention(
     matches PyTorch within the parity tolerance; returns what was done, for the manifest."""
     import torch
 
-    from etbuilder.package.export import PARITY_TOLERANCE, parity
+    from etbuilder.package.export import parity, parity_allowed
     from etbuilder.package.fuse import fuse_attention
 
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -267,7 +267,7 @@ def _fuse_attention(
         with torch.no_grad():
             expected = torch_model(*(torch.from_numpy(feeds[n]) for n in names)).numpy()
         diff = parity(fused, feeds, expected)
-        if not diff <= PARITY_TOLERANCE:
+        if not diff <= parity_allowed(expected):
             return {"blocks": 0, "note": f"the fused graph differs from PyTorch by {diff:.1e}"}
         os.replace(fused, plain)
         return {
