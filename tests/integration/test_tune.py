@@ -343,6 +343,8 @@ def test_refit_retrains_the_best_configuration_on_train_and_validation(
     strategy.type: {choice: [features]}
     train.learning_rate: {log_uniform: [1.0e-3, 1.0e-1]}"""
     spec = write_spec(project, tmp_path, tune, epochs=2)
+    # the spec's own strategy, so its epochs and rate apply (an AdamW head, trained by epochs)
+    spec.write_text(spec.read_text() + "strategy: {type: features}\n", encoding="utf-8")
     study = tmp_path / "study"
     assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
     assert f"refit: {study / 'refit'}" in capsys.readouterr().out
