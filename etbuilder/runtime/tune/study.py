@@ -187,6 +187,8 @@ def warm_start(opened: Study) -> None:
         except Exception:  # an impossible member: let the sampler find out, once
             continue
         costs.append((plan.estimates.seconds_total, str(kind), values))
+        # a queued cheap strategy keeps the study going when the spec's own does not fit
+        opened.context.fit_seconds.append(plan.estimates.seconds_total)
     for seconds, kind, values in sorted(costs)[: tune.trials - (1 if own else 0)]:
         study.enqueue_trial(
             values,
