@@ -52,12 +52,17 @@ def judge(
     metric: str,
     direction: str,
     batches: Sequence[int],
+    workers: int = 1,
 ) -> Verdict:
-    """Fill `verdict`: every (batch, split) check, stopping at the first that fails."""
+    """Fill `verdict`: every (batch, split) check, stopping at the first that fails.
+
+    workers: requests run side by side in this many threads (see `quality.task_outputs`)."""
     verdict.passed = True
     for batch in batches:
         for evalset in evalsets:
-            m = measure(fp32, candidate, evalset, metric, batch, fp32_outputs[evalset.source])
+            m = measure(
+                fp32, candidate, evalset, metric, batch, fp32_outputs[evalset.source], workers
+            )
             verdict.checks.append(m)
             served, why = decide("auto", m, direction)
             if served != "int8":
@@ -101,11 +106,14 @@ def run_gate(
     direction: str,
     batches: Sequence[int],
     note: str,
+    workers: int = 1,
 ) -> GateResult:
     """Try `recipes` in order under `deploy.quantization` = `mode`.
 
     make(recipe) -> (file, predictor) quantizes on demand (a recipe after the one that
     passes is never built). note: why there are no evaluation sets, when there are none.
+    workers: evaluation requests run side by side in this many threads; the predictors are
+    then best single-threaded (one onnxruntime thread per worker, none spinning idle).
     """
     if mode == "none" or not recipes:
         return GateResult("fp32", "deploy.quantization is `none`")
@@ -115,7 +123,7 @@ def run_gate(
 
     with ThreadPoolExecutor(1, thread_name_prefix="fp32") as pool:
         # fp32 runs (onnxruntime, GIL released) while the first recipe quantizes (Python).
-        pending = {e.source: pool.submit(_outputs, fp32, e) for e in evalsets}
+        pending = {e.source: pool.submit(_outputs, fp32, e, workers) for e in evalsets}
         first = make(recipes[0])
         fp32_outputs = {source: future.result() for source, future in pending.items()}
     tried: list[Verdict] = []
@@ -130,6 +138,7 @@ def run_gate(
             metric,
             direction,
             batches,
+            workers,
         )
         tried.append(verdict)
         if mode == "int8":
@@ -146,7 +155,7 @@ def run_gate(
     return GateResult("fp32", f"no int8 recipe passed ({fails}), so fp32 is served", None, tried)
 
 
-def _outputs(fp32: Any, evalset: EvalSet) -> list[Any]:
+def _outputs(fp32: Any, evalset: EvalSet, workers: int) -> list[Any]:
     from etbuilder.package.quality import task_outputs
 
-    return task_outputs(fp32, evalset)
+    return task_outputs(fp32, evalset, None, workers)
