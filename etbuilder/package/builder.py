@@ -26,6 +26,7 @@ from etbuilder.package import app_files, model_card
 from etbuilder.package.disclosure import scrub_app
 from etbuilder.package.evalset import EvalSet, load_splits
 from etbuilder.package.manifest import Manifest, OnnxExport, ServedModel, base_manifest
+from etbuilder.package.quality import GATE_POINTS
 from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
@@ -63,6 +64,7 @@ def build_app(
     quantization: str | None = None,
     formats: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    gate_points: float = GATE_POINTS,
 ) -> Path:
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
@@ -70,6 +72,7 @@ def build_app(
     quantization: override the plan's `deploy.quantization` (auto | int8 | none).
     formats: override the plan's `deploy.formats` (extra formats: torch, onnx; [] for none).
     progress: called with one line per finished step (its wall and CPU seconds).
+    gate_points: the most an int8 recipe may lose against fp32, in metric points.
     """
     say = progress or (lambda _: None)
     run_dir = Path(run_dir)
@@ -92,7 +95,7 @@ def build_app(
         unknown = sorted(set(extra) - {"torch", "onnx"})
         if unknown:
             raise PackageError(f"unknown formats {unknown}", hint="use torch and/or onnx")
-        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra, say)
+        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra, say, gate_points)
         _swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -114,12 +117,19 @@ def _assemble(
     quantization: str | None,
     formats: list[str],
     say: Callable[[str], None],
+    gate_points: float,
 ) -> None:
     from etbuilder.package.app_template.inference import Predictor, cpu_count
     from etbuilder.package.export import sample_inputs
     from etbuilder.package.gate import run_gate
     from etbuilder.package.optimize import save_optimized
-    from etbuilder.package.quantize import RECIPES, quantize_int8
+    from etbuilder.package.quantize import (
+        CALIBRATION_ROWS,
+        RECIPES,
+        calibration_feeds,
+        quantize_int8,
+    )
+    from etbuilder.plan.tasks import TASK_RULES
 
     timings: dict[str, dict[str, float]] = {}
     clock, cpu = time.perf_counter(), time.process_time()
@@ -159,12 +169,21 @@ def _assemble(
     # keeps a multi-threaded session's threads spinning idle (CPU spent for nothing).
     workers = cpu_count()
 
-    def make(recipe: Any) -> tuple[str, Any]:
+    fp32_predictor = Predictor(app, fp32_work, threads=1, spin=False) if mode != "none" else None
+
+    def make(recipe: Any) -> tuple[str, Any] | None:
+        """Quantize `recipe` (None: a static recipe without training texts to calibrate on)."""
         file = f"{WORK}/model.{recipe.name}.onnx"
-        quantized[file] = quantize_int8(app / fp32_work, app / file, recipe)
+        calibration: list[dict[str, Any]] = []
+        if recipe.method == "static":
+            found, _ = load_splits(plan, ("train",), CALIBRATION_ROWS)
+            if not found or fp32_predictor is None:
+                return None
+            pretokenized = TASK_RULES[task.type].inputs == "tokens"
+            calibration = calibration_feeds(fp32_predictor, found[0].inputs, pretokenized)
+        quantized[file] = quantize_int8(app / fp32_work, app / file, recipe, calibration)
         return file, Predictor(app, file, threads=1, spin=False)
 
-    fp32_predictor = Predictor(app, fp32_work, threads=1, spin=False) if mode != "none" else None
     result = run_gate(
         mode,
         RECIPES if mode != "none" else (),
@@ -176,6 +195,7 @@ def _assemble(
         _gate_batches(manifest),
         note,
         workers,
+        gate_points,
     )
     lap("quantize_and_gate")
     chosen = result.chosen
@@ -210,7 +230,7 @@ def _assemble(
         worst.as_dict()
         | {
             "gate": {
-                "points_allowed": 0.5,
+                "points_allowed": gate_points,
                 "batches": list(_gate_batches(manifest)),
                 "splits": [e.source for e in evalsets],
                 "recipes": [v.as_dict(task.metric_direction) for v in result.tried],

@@ -53,6 +53,7 @@ def judge(
     direction: str,
     batches: Sequence[int],
     workers: int = 1,
+    points_allowed: float = GATE_POINTS,
 ) -> Verdict:
     """Fill `verdict`: every (batch, split) check, stopping at the first that fails.
 
@@ -64,7 +65,7 @@ def judge(
                 fp32, candidate, evalset, metric, batch, fp32_outputs[evalset.source], workers
             )
             verdict.checks.append(m)
-            served, why = decide("auto", m, direction)
+            served, why = decide("auto", m, direction, points_allowed=points_allowed)
             if served != "int8":
                 verdict.passed, verdict.reason = False, why
                 break
@@ -73,7 +74,7 @@ def judge(
     verdict.worst = _worst(verdict.checks, direction)
     verdict.worst_points = points_lost(verdict.worst, direction) if verdict.worst else None
     if verdict.passed and verdict.worst is not None:
-        verdict.reason = decide("auto", verdict.worst, direction)[1]
+        verdict.reason = decide("auto", verdict.worst, direction, points_allowed=points_allowed)[1]
     return verdict
 
 
@@ -99,7 +100,7 @@ class GateResult:
 def run_gate(
     mode: str,
     recipes: Sequence[Recipe],
-    make: Callable[[Recipe], tuple[str, Any]],
+    make: Callable[[Recipe], tuple[str, Any] | None],
     fp32: Any,
     evalsets: Sequence[EvalSet],
     metric: str,
@@ -107,13 +108,16 @@ def run_gate(
     batches: Sequence[int],
     note: str,
     workers: int = 1,
+    points_allowed: float = GATE_POINTS,
 ) -> GateResult:
     """Try `recipes` in order under `deploy.quantization` = `mode`.
 
     make(recipe) -> (file, predictor) quantizes on demand (a recipe after the one that
-    passes is never built). note: why there are no evaluation sets, when there are none.
+    passes is never built); None skips the recipe (e.g. static without calibration texts).
+    note: why there are no evaluation sets, when there are none.
     workers: evaluation requests run side by side in this many threads; the predictors are
     then best single-threaded (one onnxruntime thread per worker, none spinning idle).
+    points_allowed: the largest loss against fp32, in points, with which a recipe passes.
     """
     if mode == "none" or not recipes:
         return GateResult("fp32", "deploy.quantization is `none`")
@@ -128,7 +132,10 @@ def run_gate(
         fp32_outputs = {source: future.result() for source, future in pending.items()}
     tried: list[Verdict] = []
     for recipe in recipes:
-        file, predictor = first if recipe is recipes[0] else make(recipe)
+        made = first if recipe is recipes[0] else make(recipe)
+        if made is None:
+            continue
+        file, predictor = made
         verdict = judge(
             fp32,
             predictor,
@@ -139,6 +146,7 @@ def run_gate(
             direction,
             batches,
             workers,
+            points_allowed,
         )
         tried.append(verdict)
         if mode == "int8":
@@ -146,7 +154,7 @@ def run_gate(
             return GateResult("int8", why, verdict, tried)
         if verdict.passed:
             why = (
-                f"int8 ({recipe.name}: {recipe.note}) is within {GATE_POINTS} point of fp32 "
+                f"int8 ({recipe.name}: {recipe.note}) is within {points_allowed:g} point of fp32 "
                 f"in all {len(verdict.checks)} checks (batch {' and '.join(map(str, batches))}"
                 f", {len(evalsets)} split(s)); worst: {verdict.reason}"
             )

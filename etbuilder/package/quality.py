@@ -170,9 +170,14 @@ def sample_margin(agreement: float, rows: int, split_rows: int | None) -> float:
 
 
 def decide(
-    quantization: str, m: Measurement | None, direction: str, note: str = "no test examples"
+    quantization: str,
+    m: Measurement | None,
+    direction: str,
+    note: str = "no test examples",
+    points_allowed: float = GATE_POINTS,
 ) -> tuple[str, str]:
-    """('int8' | 'fp32', why) under `deploy.quantization`; `note`: why `m` is missing."""
+    """('int8' | 'fp32', why) under `deploy.quantization`; `note`: why `m` is missing;
+    points_allowed: the largest loss against fp32 that still serves int8."""
     if quantization == "none":
         return "fp32", "deploy.quantization is `none`"
     if quantization == "int8":
@@ -185,9 +190,12 @@ def decide(
         points = loss / abs(f) * 100 if m.metric in UNBOUNDED and f else loss * 100
         at = f" at batch {m.batch}" if m.batch else ""
         figures = f"{m.metric} fp32 {f:.4f}, int8 {q:.4f}{at} on {m.source}"
-        if points <= GATE_POINTS:
-            return "int8", f"int8 is within {GATE_POINTS} point of fp32 ({figures})"
-        return "fp32", f"int8 loses {points:.2f} points, over the {GATE_POINTS} allowed ({figures})"
+        if points <= points_allowed:
+            return "int8", f"int8 is within {points_allowed:g} point of fp32 ({figures})"
+        return (
+            "fp32",
+            f"int8 loses {points:.2f} points, over the {points_allowed:g} allowed ({figures})",
+        )
     if m.agreement is not None:
         figure = f"{m.agreement_kind} {m.agreement:.4f} on {m.examples} unlabelled examples"
         figure += f" at batch {m.batch}" if m.batch else ""

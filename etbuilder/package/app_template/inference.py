@@ -255,6 +255,11 @@ class Predictor:
         return outputs
 
     def _run(self, encodings: Sequence[Encoding]) -> np.ndarray:
+        feeds = self.feeds(encodings)
+        return np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+
+    def feeds(self, encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+        """The model's inputs for `encodings`, padded to the longest."""
         width = max(len(e.ids) for e in encodings)
         shape = (len(encodings), width)
         arrays = {
@@ -267,8 +272,7 @@ class Predictor:
             arrays["input_ids"][row, :n] = enc.ids
             arrays["attention_mask"][row, :n] = 1
             arrays["token_type_ids"][row, :n] = enc.type_ids
-        feeds = {name: arrays[name] for name in self.input_names}
-        return np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+        return {name: arrays[name] for name in self.input_names}
 
     def predict(self, inputs: Sequence[Input]) -> list[dict[str, Any]]:
         """One prediction per input, in input order."""
