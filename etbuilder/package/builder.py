@@ -26,7 +26,6 @@ from etbuilder.package import app_files, model_card
 from etbuilder.package.disclosure import scrub_app
 from etbuilder.package.evalset import EvalSet, load_splits
 from etbuilder.package.manifest import Manifest, OnnxExport, ServedModel, base_manifest
-from etbuilder.package.quality import GATE_POINTS
 from etbuilder.plan import Plan
 
 FP32_FILE = "onnx/model.onnx"
@@ -64,7 +63,7 @@ def build_app(
     quantization: str | None = None,
     formats: list[str] | None = None,
     progress: Callable[[str], None] | None = None,
-    gate_points: float = GATE_POINTS,
+    gate_points: float | None = None,
 ) -> Path:
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
@@ -72,7 +71,8 @@ def build_app(
     quantization: override the plan's `deploy.quantization` (auto | int8 | none).
     formats: override the plan's `deploy.formats` (extra formats: torch, onnx; [] for none).
     progress: called with one line per finished step (its wall and CPU seconds).
-    gate_points: the most an int8 recipe may lose against fp32, in metric points.
+    gate_points: the most an int8 recipe may lose against fp32, in metric points (default
+    `quality.GATE_POINTS`, the 0.5 point the manifest promises).
     """
     say = progress or (lambda _: None)
     run_dir = Path(run_dir)
@@ -95,7 +95,10 @@ def build_app(
         unknown = sorted(set(extra) - {"torch", "onnx"})
         if unknown:
             raise PackageError(f"unknown formats {unknown}", hint="use torch and/or onnx")
-        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra, say, gate_points)
+        from etbuilder.package.quality import GATE_POINTS
+
+        points = GATE_POINTS if gate_points is None else gate_points
+        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra, say, points)
         _swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
