@@ -3,8 +3,10 @@
 A template is a folder of the repository's `templates/` holding `spec.yaml` (opening with a
 comment header: the scenario, what the model decides, why this strategy, how to run and adapt
 it), `README.md`, its data under `data/`, and `metrics.json`: the metrics of a recorded run of
-that spec with the default backbone, which the README quotes. A template that distils a teacher
-also holds `teacher.yaml`, trained first into `teacher-run/`.
+that spec with the default backbone, which the README quotes (a template with `tune:` quotes
+its study's best trial, and keeps the study's figures in `study.json`). A template that distils
+a teacher also holds `teacher.yaml`, which its own run trains first (`strategy.teacher:
+teacher.yaml`).
 
 The gallery is found beside the `etbuilder` package (a clone of the repository, installed with
 `pip install -e .`), or wherever the environment variable `ETB_TEMPLATES` points. This module
@@ -30,7 +32,6 @@ from etbuilder.errors import TemplateError
 TEMPLATES_VARIABLE = "ETB_TEMPLATES"
 """Environment variable naming a templates folder (default: `templates/` of the repository)."""
 SPEC_FILE = "spec.yaml"
-TEACHER_FILE = "teacher.yaml"
 TEACHER_RUN = "teacher-run"
 MEASURED_FILE = "metrics.json"
 SCHEMA_MARK = "$schema="
@@ -64,12 +65,6 @@ class Template:
     @property
     def spec(self) -> Path:
         return self.folder / SPEC_FILE
-
-    @property
-    def teacher(self) -> Path | None:
-        """The teacher's spec, trained before the template's own spec, if there is one."""
-        path = self.folder / TEACHER_FILE
-        return path if path.is_file() else None
 
     def to_dict(self) -> dict[str, Any]:
         measured = self.measured
@@ -106,14 +101,21 @@ def gallery_root() -> Path:
     return path
 
 
-def _strategy_name(strategy: Any) -> str:
+def _strategy_name(spec: dict[str, Any]) -> str:
+    """The strategy as listed: `dapt + finetune`, or the choices a `tune:` search tries."""
+    tune = spec.get("tune")
+    space = tune.get("space") if isinstance(tune, dict) else None
+    searched = space.get("strategy.type") if isinstance(space, dict) else None
+    if isinstance(searched, dict) and isinstance(searched.get("choice"), list):
+        return "tune: " + " | ".join(str(c) for c in searched["choice"])
+    strategy = spec.get("strategy")
     if not isinstance(strategy, dict):
-        return "finetune"
+        return "tune" if isinstance(tune, dict) else "finetune"
     name = str(strategy.get("type", "finetune"))
     then = strategy.get("then")
     if isinstance(then, dict) and "type" in then:
         name += f" + {then['type']}"
-    return name
+    return f"tune: {name}" if isinstance(tune, dict) else name
 
 
 def read_measured(folder: Path) -> Measured | None:
@@ -153,7 +155,7 @@ def read_template(folder: Path) -> Template:
         name=folder.name,
         folder=folder,
         task=str(spec["task"].get("type", "")),
-        strategy=_strategy_name(spec.get("strategy")),
+        strategy=_strategy_name(spec),
         purpose=str(spec.get("description", "")).strip(),
         measured=read_measured(folder),
     )
@@ -181,13 +183,9 @@ def find_template(name: str, root: Path | None = None) -> Template:
 
 
 def run_commands(template: Template, folder: Path | str) -> list[str]:
-    """The commands that train the template copied to `folder`, in order."""
-    where = Path(folder).as_posix()
-    commands = []
-    if template.teacher is not None:
-        commands.append(f"etb run {where}/{TEACHER_FILE} --output {where}/{TEACHER_RUN}")
-    commands.append(f"etb run {where}/{SPEC_FILE}")
-    return commands
+    """The commands that train the template copied to `folder`, in order (one: a distilling
+    template's run trains its teacher itself)."""
+    return [f"etb run {Path(folder).as_posix()}/{SPEC_FILE}"]
 
 
 def _rewrite(text: str, name: str, dest: Path, schema: Path) -> str:
