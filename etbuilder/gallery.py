@@ -34,6 +34,7 @@ TEMPLATES_VARIABLE = "ETB_TEMPLATES"
 SPEC_FILE = "spec.yaml"
 TEACHER_RUN = "teacher-run"
 MEASURED_FILE = "metrics.json"
+STUDY_FILE = "study.json"
 SCHEMA_MARK = "$schema="
 NOT_COPIED = frozenset({TEACHER_RUN, "runs", "__pycache__", ".etb-cache"})
 """Folders of a template never copied: run outputs and caches."""
@@ -49,6 +50,8 @@ class Measured:
     value: float
     train_seconds: float | None
     steps: int | None
+    search_seconds: float | None = None
+    """A template with `tune:`: the wall time of its recorded study (`study.json`)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class Template:
             "metric": measured.metric if measured else None,
             "value": measured.value if measured else None,
             "train_seconds": measured.train_seconds if measured else None,
+            "search_seconds": measured.search_seconds if measured else None,
         }
 
 
@@ -139,7 +143,19 @@ def read_measured(folder: Path) -> Measured | None:
         value=value,
         train_seconds=float(seconds) if isinstance(seconds, int | float) else None,
         steps=int(steps) if isinstance(steps, int) else None,
+        search_seconds=_study_seconds(folder / STUDY_FILE),
     )
+
+
+def _study_seconds(path: Path) -> float | None:
+    """The recorded study's wall time (`study.json` of a template with `tune:`), if any."""
+    if not path.is_file():
+        return None
+    try:
+        wall = json.loads(path.read_text(encoding="utf-8")).get("wall_s")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(wall) if isinstance(wall, int | float) else None
 
 
 def read_template(folder: Path) -> Template:

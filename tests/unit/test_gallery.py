@@ -113,9 +113,12 @@ def test_a_distilling_template_runs_with_one_command(tmp_path: Path) -> None:
     assert plan.strategy.actions[0].startswith(f"train the teacher from spec {tmp_path}/d/")
 
 
-def test_a_searching_template_lists_the_strategies_it_tries() -> None:
+def test_a_searching_template_lists_the_strategies_it_tries_and_its_search_time() -> None:
     automl = find_template("topup-automl")
     assert automl.strategy == "tune: features | lora | finetune"
+    study = json.loads((automl.folder / "study.json").read_text(encoding="utf-8"))
+    assert automl.measured is not None and automl.measured.search_seconds == study["wall_s"]
+    assert find_template("sms-spam").measured.search_seconds is None  # type: ignore[union-attr]
 
 
 def test_a_folder_in_the_way_is_refused_unless_forced(tmp_path: Path) -> None:
