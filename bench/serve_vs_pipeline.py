@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -150,19 +151,35 @@ class KeepAliveClient:
     and both share its cores), the way a load generator or a service's pooled client calls."""
 
     def __init__(self, url: str) -> None:
-        import http.client
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-        self.connection.connect()
-        self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host, self.port = parts.hostname, parts.port
+        self.connection = self._connect()
+
+    def _connect(self) -> Any:
+        import http.client
+
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        connection.connect()
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
 
     def post(self, path: str, payload: object) -> dict:
+        import http.client
+
         body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        self.connection.request("POST", path, body, headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request("POST", path, body, headers)
+            response = self.connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # the server closed the idle kept-alive connection: reconnect once, as pooled
+            # clients (httpx, requests) do
+            self.connection.close()
+            self.connection = self._connect()
+            self.connection.request("POST", path, body, headers)
+            response = self.connection.getresponse()
         data = response.read()
         if response.status != 200:
             raise RuntimeError(f"{response.status}: {data[:200]!r}")
