@@ -408,7 +408,9 @@ def strategies(
     return rows
 
 
-def mlp(names: list[str], smoke: bool, root: Path) -> list[dict[str, Any]]:
+def mlp(
+    names: list[str], smoke: bool, root: Path, defaults_only: bool = False
+) -> list[dict[str, Any]]:
     """The features MLP head: the default run through etb, the grid on its cached vectors."""
     rows = []
     for name in names:
@@ -418,6 +420,8 @@ def mlp(names: list[str], smoke: bool, root: Path) -> list[dict[str, Any]]:
         write_slices(dataset, folder, smoke)
         spec = "{type: features, head: mlp}"
         default = run(dataset, folder, "mlp default", spec, "")
+        if defaults_only:
+            continue
         grid = []
         points = MLP_GRID[:1] if smoke else MLP_GRID
         if dataset.per_token:
@@ -465,14 +469,18 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="datasets, or strategies for `strategies`")
     parser.add_argument("--slice", default="sst2-1000", choices=sorted(SLICES))
     parser.add_argument("--rows", type=int, default=0, help="training rows of the slice")
+    parser.add_argument("--defaults-only", action="store_true", help="mlp: no grid")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("ETB_CACHE_DIR", tempfile.mkdtemp(prefix="etb-bench-cache-"))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="etb-defaults-") as tmp:
         if args.part in ("features", "mlp"):
-            part = features if args.part == "features" else mlp
-            rows = part((args.only or ",".join(DATASETS)).split(","), args.smoke, Path(tmp))
+            names = (args.only or ",".join(DATASETS)).split(",")
+            if args.part == "features":
+                rows = features(names, args.smoke, Path(tmp))
+            else:
+                rows = mlp(names, args.smoke, Path(tmp), args.defaults_only)
         elif args.part == "strategies":
             names = (args.only or ",".join(STRATEGY_SPECS)).split(",")
             rows = strategies(names, args.slice, args.rows, args.smoke, Path(tmp))
