@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import random
+import shutil
 import subprocess
 import sys
 import time
@@ -135,6 +136,7 @@ def main() -> None:
         result["init_output"] = (folder / "init.log").read_text(encoding="utf-8").splitlines()
         if code == 0:
             study = folder / "study"
+            shutil.rmtree(study, ignore_errors=True)  # this script's own, from a stopped run
             spec = str(folder / "project" / "spec.yaml")
             code, seconds = etb(["run", spec, "--output", str(study)], folder / "run.log")
             result["run"] = {"exit": code, "wall_s": round(seconds, 1)}
