@@ -114,7 +114,9 @@ def render(plan: Plan, manifest: dict[str, Any], example: dict[str, Any]) -> str
         " (10 s) and be under 16 KiB (else 408 / 431); the whole body within"
         " `ETB_BODY_TIMEOUT_S` (30 s, else 408); an idle kept-alive connection closes after"
         " `ETB_KEEPALIVE_S` (5 s); a slow body never holds up other requests' micro-batch",
-        "- `--workers N`: N processes on one port (SO_REUSEPORT), the cores divided among them",
+        "- `--workers N`: N processes on one port (SO_REUSEPORT), the cores divided among them"
+        " (or `ETB_THREADS` onnxruntime threads each); `ETB_SPIN=0` stops onnxruntime's threads"
+        " from busy-waiting during a request (lower CPU, slightly slower answers)",
         "",
         "## Provenance",
         "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from etbuilder.compiler.recipes import L2_GRID, L2_WITHOUT_VALIDATION
+from etbuilder.compiler.recipes import L2_GRID, L2_PATH_PATIENCE, L2_WITHOUT_VALIDATION
 from etbuilder.compiler.strategies._common import (
     Lowered,
     LoweringInput,
@@ -53,7 +53,12 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
         + (
             "with full-batch L-BFGS, for each L2 strength of "
             + ", ".join(f"{x:g}" for x in l2_grid)
-            + (", keeping the best on validation" if len(l2_grid) > 1 else "")
+            + (
+                ", keeping the best on validation and stopping once "
+                f"{L2_PATH_PATIENCE} strengths in a row score below it"
+                if len(l2_grid) > 1
+                else ""
+            )
             if solver == "lbfgs"
             else "with mini-batch AdamW"
         ),
@@ -84,7 +89,8 @@ def lower_features(strategy: FeaturesStrategy, info: LoweringInput) -> Lowered:
             note(
                 "l2_grid",
                 list(l2_grid),
-                "chosen on the validation split (the primary metric), strongest first"
+                "chosen on the validation split (the primary metric), strongest first; the path "
+                f"stops after {L2_PATH_PATIENCE} strengths in a row below the best"
                 if len(l2_grid) > 1
                 else "no validation split to choose on: one middle strength",
             )

@@ -132,8 +132,9 @@ class Predictor:
         threads: int | None = None,
         spin: bool = True,
     ) -> None:
-        """spin: let onnxruntime's idle threads busy-wait (lower latency in a batch job; a
-        server turns it off so that its event loop keeps the CPU between batches)."""
+        """spin: let onnxruntime's threads busy-wait between a run's operators instead of
+        sleeping (lower latency; they stop spinning soon after a run, so an idle process does
+        not burn CPU). The gate turns it off: it runs single-threaded sessions side by side."""
         self.app_dir = Path(app_dir)
         manifest_file = self.app_dir / "manifest.json"
         try:

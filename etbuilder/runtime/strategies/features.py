@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from etbuilder.compiler.recipes import L2_PATH_PATIENCE
 from etbuilder.errors import RunError
 from etbuilder.plan import FeaturesPlan, Plan
 from etbuilder.plan.tasks import TASK_RULES
@@ -275,6 +276,9 @@ class FeatureTrainer:
                 self._keep_best_weights()
             else:
                 self._evaluate(progress, early_stopping=False, extra={"l2": l2})
+                if state.best_step is not None and state.step - state.best_step >= L2_PATH_PATIENCE:
+                    state.stopped = "l2_path"  # past the validation peak: weaker only overfits
+                    break
             budget = self.schedule.time_budget_s
             if budget is not None and time.perf_counter() - started >= budget:
                 state.stopped = "time_budget"
