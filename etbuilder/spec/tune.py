@@ -146,5 +146,7 @@ class TuneSpec(SpecModel):
     strategy (`strategy.r`) are sampled only in trials where `strategy.type` picks it. When
     the space samples `strategy.type`, the spec's `train.learning_rate`, `train.epochs` and
     `train.warmup` belong to the spec's own strategy: a trial of another strategy that does not
-    sample them takes that strategy's defaults. Trial 0 is the spec itself; the next trials
-    are each other strategy at its defaults, cheapest first."""
+    sample them takes that strategy's defaults. A `features` trial whose linear head is solved
+    exactly (L-BFGS) samples no `train.learning_rate` or `train.epochs` (they would switch it to
+    mini-batch AdamW; `strategy.solver: adamw` brings them back). Trial 0 is the spec itself;
+    the next trials are each other strategy at its defaults, cheapest first."""

@@ -14,6 +14,7 @@ from test_compiler_fixtures import (
 
 from etbuilder.cli.main import main
 from etbuilder.errors import SpecError
+from etbuilder.plan import TunePlan
 from etbuilder.spec.loader import load_spec_text
 from etbuilder.spec.tune_space import apply_values, conditions, sampling_order
 
@@ -179,3 +180,58 @@ def test_a_worker_scales_estimates_by_how_much_slower_its_trials_ran() -> None:
     assert ctx.slowdown() == 2.2, "the median ratio"
     ctx.slowdowns[:] = [0.4, 0.6]
     assert ctx.slowdown() == 1.0, "a faster machine does not stretch the budget"
+
+
+def _space_plan() -> TunePlan:
+    from etbuilder.plan import TuneCondition, TuneDimension, TunePlan
+
+    on_features = [TuneCondition(path="strategy.type", values=["features"])]
+    space = [
+        TuneDimension(path="strategy.type", kind="choice", choices=["features", "finetune"]),
+        TuneDimension(
+            path="strategy.head", kind="choice", choices=["linear", "mlp"], conditions=on_features
+        ),
+        TuneDimension(path="train.epochs", kind="int", low=1, high=4, step=1),
+        TuneDimension(path="train.learning_rate", kind="log_uniform", low=1e-5, high=3e-3),
+    ]
+    return TunePlan(
+        space=space,
+        metric="accuracy",
+        direction="maximize",
+        sampler="random",
+        pruner="none",
+        trials=40,
+        budget_s=None,
+        expected_trials=40,
+        seconds_per_trial=1.0,
+        storage="memory",
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "exact"),
+    [
+        ("{type: finetune}", True),  # a features trial of a finetune spec: auto, linear
+        ("{type: features, solver: adamw}", False),  # the spec asks for AdamW
+    ],
+)
+def test_a_head_solved_exactly_samples_no_learning_rate_or_epochs(
+    strategy: str, exact: bool
+) -> None:
+    import optuna
+
+    from etbuilder.runtime.tune.trial import sample
+
+    spec = load_spec_text(_spec(f"strategy: {strategy}\n"))
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        values = sample(trial, _space_plan(), spec=spec)
+        study.tell(trial, 0.5)
+        kind, head = values["strategy.type"], values.get("strategy.head")
+        seen.add((kind, head))
+        lbfgs = exact and kind == "features" and head == "linear"
+        assert ("train.learning_rate" in values) is not lbfgs, values
+        assert ("train.epochs" in values) is not lbfgs, values
+    assert {("features", "linear"), ("features", "mlp"), ("finetune", None)} <= seen
