@@ -36,7 +36,7 @@ def run_on_ray(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool =
     try:
         import ray
         from ray.train import FailureConfig, RunConfig, ScalingConfig
-        from ray.train.torch import TorchTrainer
+        from ray.train.torch import TorchConfig, TorchTrainer
     except ImportError:
         raise MissingExtraError("ray", "ray") from None
     compute = plan.compute
@@ -51,6 +51,7 @@ def run_on_ray(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool =
     trainer = TorchTrainer(
         _train_worker,
         train_loop_config={"plan": plan.to_json(), "run_dir": str(run_dir), "resume": resume},
+        torch_config=TorchConfig(timeout_s=round(compute.collective_timeout_s)),
         scaling_config=ScalingConfig(
             num_workers=compute.world_size,
             use_gpu=gpu,

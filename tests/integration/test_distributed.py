@@ -115,7 +115,9 @@ def ddp_run(project: Path) -> Path:
     return out
 
 
-def test_ddp_trains_the_same_weights_as_one_process(project: Path, ddp_run: Path) -> None:
+@pytest.fixture(scope="module")
+def single_run(project: Path) -> Path:
+    """The same spec in one process (accumulating 2 micro-batches of 8), dense AdamW."""
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.spec.loader import load_spec
 
@@ -146,19 +148,25 @@ def test_ddp_trains_the_same_weights_as_one_process(project: Path, ddp_run: Path
         timeout=300,
     )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return project / "single"
 
+
+def test_ddp_trains_the_same_weights_as_one_process(
+    project: Path, ddp_run: Path, single_run: Path
+) -> None:
+    plan = json.loads((single_run / "plan.json").read_text())
     ddp_plan = json.loads((ddp_run / "plan.json").read_text())
-    assert ddp_plan["schedule"]["global_batch"] == plan.schedule.global_batch == 16
+    assert ddp_plan["schedule"]["global_batch"] == plan["schedule"]["global_batch"] == 16
     assert ddp_plan["compute"]["world_size"] == 2
     assert (ddp_plan["schedule"]["batch_size"], ddp_plan["schedule"]["accumulation"]) == (8, 1)
-    single_metrics = json.loads((project / "single" / "metrics.json").read_text())
+    single_metrics = json.loads((single_run / "metrics.json").read_text())
     ddp_metrics = json.loads((ddp_run / "metrics.json").read_text())
     assert single_metrics["steps"] == ddp_metrics["steps"] == 3 * 128 // 16
-    initial = _weights_of_model_folder(Path(plan.backbone.path))
+    initial = _weights_of_model_folder(Path(plan["backbone"]["path"]))
     trained = _weights(ddp_run)
     moved = _max_difference({k: trained[f"bert.{k}"] for k in initial}, initial)
     assert moved > 1e-3, "training changed the weights (else equality proves nothing)"
-    assert _max_difference(_weights(project / "single"), trained) < 1e-5
+    assert _max_difference(_weights(single_run), trained) < 1e-5
     # only rank 0 wrote: one line per record, both ranks' RNG states in the checkpoint
     lines = (ddp_run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == len(set(lines))
@@ -340,3 +348,218 @@ def test_ray_train_with_two_cpu_workers(project: Path, ddp_run: Path) -> None:
     assert {p.name for p in last.glob("rng-*.pt")} == {"rng-0.pt", "rng-1.pt"}
     # the same training function in the same 2-process layout: the same model
     assert _max_difference(_weights(out), _weights(ddp_run)) < 1e-5
+
+
+FSDP_TOLERANCE = 1e-5
+"""FSDP reduce-scatters gradient shards where DDP all-reduces whole buckets. With two processes
+each gradient element is a sum of two terms, which fp32 rounds the same in either order: the
+measured gap to one process was 0.0 here. With more processes the summation order, hence the
+last bits, may differ; 1e-5 is the bound the DDP test uses."""
+
+
+@pytest.fixture(scope="module")
+def fsdp_run(project: Path) -> Path:
+    """The spec with `parallelism: fsdp`: torchrun starts 2 gloo processes sharding the model."""
+    out = project / "fsdp"
+    done = subprocess.run(
+        [
+            *ETB,
+            "run",
+            "spec.yaml",
+            "--set",
+            "compute.parallelism=fsdp",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        cwd=project,
+        env=_env(project),
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return out
+
+
+def _package(run_dir: Path, project: Path) -> set[str]:
+    """`etb package RUN` (fp32: the layout must not hang on the int8 gate's choice); the app's
+    file names relative to its folder."""
+    done = subprocess.run(
+        [*ETB, "package", str(run_dir), "--quantization", "none"],
+        cwd=project,
+        env=_env(project),
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    app = run_dir / "app"
+    return {str(p.relative_to(app)) for p in app.rglob("*")}
+
+
+def test_fsdp_trains_the_same_weights_as_one_process_and_packages(
+    project: Path, fsdp_run: Path, single_run: Path, ddp_run: Path
+) -> None:
+    plan = json.loads((fsdp_run / "plan.json").read_text())
+    assert plan["compute"]["parallelism"] == "fsdp" and plan["compute"]["sharding"] == "full"
+    assert plan["compute"]["world_size"] == 2
+    assert (plan["schedule"]["batch_size"], plan["schedule"]["accumulation"]) == (8, 1)
+    metrics = json.loads((fsdp_run / "metrics.json").read_text())
+    shards = metrics["fsdp"]
+    assert shards["sharding"] == "full"
+    assert shards["parameters_on_rank0"] <= shards["parameters"] // 2 + 1024, "sharded in two"
+    assert metrics["steps"] == json.loads((single_run / "metrics.json").read_text())["steps"]
+    gap = _max_difference(_weights(single_run), _weights(fsdp_run))
+    assert gap < FSDP_TOLERANCE, gap
+    # the checkpoint is the full state in the usual files: the same layout as a DDP run
+    assert _layout(fsdp_run) == _layout(ddp_run)
+    assert _package(fsdp_run, project) == _package(single_run, project)
+
+
+def test_fsdp_killed_rank_resumes_to_the_same_model(project: Path, fsdp_run: Path) -> None:
+    out = project / "fsdp-killed"
+    job = subprocess.Popen(
+        [
+            *ETB,
+            "run",
+            "spec.yaml",
+            "--set",
+            "compute.parallelism=fsdp",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        cwd=project,
+        env=_env(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list((out / "checkpoints").glob("step-*")):
+            assert job.poll() is None, job.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.05)
+        victim = _rank_pid(job.pid, 1)
+        assert victim is not None, "rank 1 not found among the job's processes"
+        os.kill(victim, signal.SIGSTOP)
+        os.kill(victim, signal.SIGKILL)
+        job.communicate(timeout=60)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode not in (0, None)
+    done = subprocess.run(
+        [*ETB, "run", "spec.yaml", "--resume", "--output", str(out), "--quiet"],
+        cwd=project,
+        env=_env(project),
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert json.loads((out / "run.json").read_text())["state"] == "finished"
+    assert _test_metrics(out) == pytest.approx(_test_metrics(fsdp_run), abs=1e-6)
+    assert _max_difference(_weights(out), _weights(fsdp_run)) < FSDP_TOLERANCE
+
+
+def test_a_hung_rank_fails_the_job_naming_it(project: Path, ddp_run: Path) -> None:
+    """Rank 1 stays alive but stops taking part before step 3 (the test hook sleeps): rank 0
+    gives up after the plan's collective timeout (10 s here) and names rank 1."""
+    from etbuilder.runtime.watch import HANG_ENV
+
+    out = project / "hung"
+    job = subprocess.Popen(
+        [
+            *ETB,
+            "run",
+            "spec.yaml",
+            "--set",
+            "compute.collective_timeout=10s",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        cwd=project,
+        env=_env(project) | {HANG_ENV: "1:3"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not list((out / "checkpoints").glob("step-*")):  # step 2: both ranks were there
+            assert job.poll() is None, job.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.05)
+        reached = time.monotonic()
+        _, err = job.communicate(timeout=120)
+        stopped_after = time.monotonic() - reached
+    finally:
+        if job.poll() is None:
+            job.kill()
+    message = err.decode()
+    assert job.returncode not in (0, None), message[-3000:]
+    assert stopped_after < 60, "bounded by the 10 s timeout, not torch's 30 min"
+    assert "rank 0 waited 10 s in a collective" in message, message[-3000:]
+    assert "rank 1 (last step started: 2) stopped answering" in message, message[-3000:]
+    assert json.loads((out / "run.json").read_text())["state"] != "finished"
+
+
+def test_ddp_equals_one_process_when_the_batches_do_not_divide(
+    project: Path, tmp_path: Path
+) -> None:
+    """131 rows: 16 batches of 8 and one of 3, 17 batches for steps of 2: the last step of each
+    epoch has one batch, so rank 1 runs a stand-in weighted 0 and rank 0 weights its batch 2
+    (DDP halves it back). Every example counts once per epoch, as in one process."""
+    import shutil
+
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.spec.loader import load_spec
+
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    for name in ("dev.tsv", "test.tsv", "spec.yaml"):
+        shutil.copyfile(project / name, odd / name)
+    lines = (project / "train.tsv").read_text(encoding="utf-8").splitlines()
+    extra = (DATA / "sst2_glue" / "train.tsv").read_text(encoding="utf-8").splitlines()[193:196]
+    (odd / "train.tsv").write_text("\n".join([*lines, *extra]) + "\n", encoding="utf-8")
+    env = _env(project)
+    two = ["--set", "train.epochs=2"]
+    done = subprocess.run(
+        [*ETB, "run", "spec.yaml", *two, "--output", "ddp", "--quiet"],
+        cwd=odd,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    spec = load_spec(
+        odd / "spec.yaml",
+        ["compute.engine=local", "compute.processes_per_node=1", "train.epochs=2"],
+    )
+    plan = compile_spec(spec, spec_path=odd / "spec.yaml")
+    plan = plan.model_copy(
+        update={"compute": plan.compute.model_copy(update={"sparse_embeddings": False})}
+    )
+    (odd / "single.json").write_text(plan.to_json(), encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "etbuilder.cli.launch",
+            "single.json",
+            "--output",
+            "single",
+            "--quiet",
+        ],
+        cwd=odd,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    ddp, single = (json.loads((odd / r / "metrics.json").read_text()) for r in ("ddp", "single"))
+    assert ddp["steps"] == single["steps"] == 2 * 9
+    assert _max_difference(_weights(odd / "single"), _weights(odd / "ddp")) < 1e-5
+    state = json.loads(
+        (max((odd / "ddp" / "checkpoints").glob("step-*")) / "state.json").read_text()
+    )
+    assert state["train"]["samples"] == 2 * 131, "every example once per epoch"
