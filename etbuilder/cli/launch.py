@@ -66,7 +66,10 @@ def _timed_out(error: BaseException, rank: str, timeout: float | None) -> BaseEx
     from etbuilder.runtime.watch import behind, noted_step
 
     text = str(error)
-    if not any(word in text for word in TIMED_OUT) or timeout is None:
+    distributed = type(error).__module__.startswith("torch") or any(
+        word in text for word in ("gloo", "NCCL", "c10d", "ProcessGroup")
+    )
+    if not distributed or not any(word in text for word in TIMED_OUT) or timeout is None:
         return None
     late = behind()
     who = (

@@ -294,7 +294,7 @@ class Trainer:
                     self._eval_now(progress, started)
                 if ckpt_every and state.step % ckpt_every == 0:
                     self.save_checkpoint()
-                if budget is not None and time.perf_counter() - started >= budget:
+                if budget is not None and self._out_of_time(time.perf_counter() - started, budget):
                     state.stopped = "time_budget"
                 if state.stopped:
                     break
@@ -313,6 +313,18 @@ class Trainer:
         state.elapsed = time.perf_counter() - started
         self.save_checkpoint()
         return state
+
+    def _out_of_time(self, elapsed: float, budget: float) -> bool:
+        """Whether the time budget is spent, agreed by every process (the first one out of
+        time stops them all at the same step; else the others would wait in a collective)."""
+        over = elapsed >= budget
+        if self.world == 1:
+            return over
+        import torch.distributed as dist
+
+        flag = torch.tensor([1.0 if over else 0.0], device=self.acc.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
 
     def _eval_now(self, progress: Progress, started: float) -> None:
         metrics = self.evaluate()

@@ -339,7 +339,7 @@ UNAVAILABLE = {
     "fsdp-features": (
         "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}\n"
         "strategy: {type: features}",
-        "strategy features trains outside the sharded loop",
+        "strategy features runs a whole model in one process",
     ),
     "fsdp-fp16": (
         "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}\n"

@@ -13,9 +13,10 @@ from etbuilder.errors import CompileError
 from etbuilder.spec import Spec
 
 FSDP_STRATEGIES = ("finetune", "freeze", "lora")
-"""Strategies whose training FSDP shards: those the loop's Trainer trains end to end. features
-trains a head on cached features (nothing worth sharding), distill runs its own trainer with a
-teacher beside the student, dapt trains its masked-LM phase in one process first."""
+"""Strategies FSDP shards end to end. The others hold a whole model on one device somewhere,
+which is what FSDP is for avoiding: features encodes the data with the whole backbone (then
+trains a head too small to shard), distill runs the whole teacher over the training set, dapt
+trains its masked-LM phase in one process."""
 
 
 def unavailable(spec: Spec) -> list[str]:
@@ -32,8 +33,8 @@ def unavailable(spec: Spec) -> list[str]:
     if spec.strategy.type not in FSDP_STRATEGIES:
         refused.append(
             f"`compute.parallelism: fsdp` shards the strategies {', '.join(FSDP_STRATEGIES)}; "
-            f"strategy {spec.strategy.type} trains outside the sharded loop: use "
-            "`compute.parallelism: ddp` with it"
+            f"strategy {spec.strategy.type} runs a whole model in one process (not sharded): "
+            "use `compute.parallelism: ddp` with it"
         )
     if spec.train.precision == "fp16":
         refused.append(
