@@ -12,6 +12,7 @@ weights.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -450,7 +451,17 @@ def test_fsdp_killed_rank_resumes_to_the_same_model(project: Path, fsdp_run: Pat
             job.kill()
     assert job.returncode not in (0, None)
     done = subprocess.run(
-        [*ETB, "run", "spec.yaml", "--resume", "--output", str(out), "--quiet"],
+        [
+            *ETB,
+            "run",
+            "spec.yaml",
+            "--set",
+            "compute.parallelism=fsdp",
+            "--resume",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
         cwd=project,
         env=_env(project),
         capture_output=True,
@@ -593,36 +604,57 @@ def _ray_workers(project: Path) -> list[int]:
     return found
 
 
+def _started_at(pid: int) -> str | None:
+    """The start time of process `pid` (tells it apart from a later process with its id)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 @pytest.fixture
 def ray_cluster(tmp_path: Path) -> Any:
-    """A real local Ray cluster (`ray start --head`), stopped after the test."""
+    """A real local Ray cluster (`ray start --head --block`), stopped after the test by the
+    ids of the processes it started (never `ray stop`, which ends every cluster here)."""
+    import shutil
+    import tempfile
+
     pytest.importorskip("ray.train.torch", reason="Ray Train is not installed (make setup)")
     ray = str(Path(sys.executable).with_name("ray"))
     port = _free_port()
-    env = dict(os.environ, RAY_TMPDIR=str(tmp_path / "ray"))  # a short path of its own
-    started = subprocess.run(
-        [
-            ray,
-            "start",
-            "--head",
-            "--port",
-            str(port),
-            "--num-cpus",
-            "2",
-            "--include-dashboard",
-            "false",
-            "--object-store-memory",
-            str(100 * 2**20),
-        ],
-        env=env,
-        capture_output=True,
-        timeout=180,
-    )
-    assert started.returncode == 0, started.stderr.decode()[-3000:]
+    temp = Path(tempfile.mkdtemp(prefix="etb-ray-", dir="/tmp"))  # Ray's socket paths are short
+    with open(tmp_path / "ray-head.log", "wb") as log:
+        head = subprocess.Popen(
+            [ray, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
+             "--include-dashboard", "false", "--object-store-memory", str(100 * 2**20),
+             "--temp-dir", str(temp)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
     try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert head.poll() is None, (tmp_path / "ray-head.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "Ray did not start within 180 s"
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        started = {pid: _started_at(pid) for pid in [head.pid, *_descendants(head.pid)]}
+        for pid in started:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=30)
+        time.sleep(2)
+        for pid, when in started.items():
+            if when is not None and _started_at(pid) == when:  # the same process, still there
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        head.wait(timeout=30)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_ray_joins_a_cluster_by_address_and_resumes(
@@ -654,7 +686,7 @@ def test_ray_joins_a_cluster_by_address_and_resumes(
     plan = json.loads((out / "plan.json").read_text())
     assert plan["compute"]["address"] == ray_cluster
     done = subprocess.run(
-        [*ETB, "run", "spec.yaml", "--resume", "--output", str(out), "--quiet"],
+        [*argv, "--resume"],
         cwd=project,
         env=_env(project),
         capture_output=True,
