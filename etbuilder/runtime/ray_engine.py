@@ -84,10 +84,17 @@ def _connect(
         try:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=not quiet)
         except (ConnectionError, RuntimeError) as error:
+            auth = "InvalidAuthToken" in str(error) or "auth" in str(error).lower()
+            hint = (
+                "the cluster asks for a token: set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN, or "
+                "the cluster's ~/.ray/auth_token) where `etb run` runs"
+                if auth
+                else "start it with `ray start --head` there, or remove compute.rendezvous to "
+                "start a local Ray"
+            )
             raise RunError(
                 f"cannot reach the Ray cluster at compute.rendezvous {address!r}: "
-                f"{_first_line(error)}; start it with `ray start --head` there, or remove "
-                "compute.rendezvous to start a local Ray"
+                f"{_first_line(error)}; {hint}"
             ) from None
         return
     ray.init(

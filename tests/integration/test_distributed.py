@@ -623,6 +623,8 @@ def ray_cluster(tmp_path: Path) -> Any:
     ray = str(Path(sys.executable).with_name("ray"))
     port = _free_port()
     temp = Path(tempfile.mkdtemp(prefix="etb-ray-", dir="/tmp"))  # Ray's socket paths are short
+    # Ray 2.5x asks a driver that names the address for a token: this cluster's own
+    token = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": os.urandom(16).hex()}
     with open(tmp_path / "ray-head.log", "wb") as log:
         head = subprocess.Popen(
             [ray, "start", "--head", "--block", "--port", str(port), "--num-cpus", "2",
@@ -630,6 +632,7 @@ def ray_cluster(tmp_path: Path) -> Any:
              "--temp-dir", str(temp)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env=dict(os.environ) | token,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
@@ -640,7 +643,7 @@ def ray_cluster(tmp_path: Path) -> Any:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", token
     finally:
         started = {pid: _started_at(pid) for pid in [head.pid, *_descendants(head.pid)]}
         for pid in started:
@@ -658,15 +661,17 @@ def ray_cluster(tmp_path: Path) -> Any:
 
 
 def test_ray_joins_a_cluster_by_address_and_resumes(
-    project: Path, ddp_run: Path, ray_cluster: str
+    project: Path, ddp_run: Path, ray_cluster: tuple[str, dict[str, str]]
 ) -> None:
     """`compute.rendezvous` points at a running Ray cluster; the driver is killed after the
     first checkpoint (Ray then stops its workers); `--resume` finishes the same model."""
+    address, token = ray_cluster
+    env = _env(project) | token
     out = project / "ray-cluster"
     argv = [*ETB, "run", "spec.yaml", "--set", "compute.engine=ray", "--set",
-            f"compute.rendezvous={ray_cluster}", "--output", str(out), "--quiet"]  # fmt: skip
+            f"compute.rendezvous={address}", "--output", str(out), "--quiet"]  # fmt: skip
     driver = subprocess.Popen(
-        argv, cwd=project, env=_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        argv, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         deadline = time.monotonic() + 300
@@ -684,11 +689,11 @@ def test_ray_joins_a_cluster_by_address_and_resumes(
             driver.kill()
     assert json.loads((out / "run.json").read_text())["state"] != "finished"
     plan = json.loads((out / "plan.json").read_text())
-    assert plan["compute"]["address"] == ray_cluster
+    assert plan["compute"]["address"] == address
     done = subprocess.run(
         [*argv, "--resume"],
         cwd=project,
-        env=_env(project),
+        env=env,
         capture_output=True,
         timeout=400,
     )
