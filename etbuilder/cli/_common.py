@@ -89,3 +89,31 @@ def report(error: BaseException) -> int:
 def exit_code(error: EtbError) -> int:
     """The exit code of an error etbuilder raised on purpose (see EXIT_CODES)."""
     return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
+
+
+def run_child(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None) -> int:
+    """Run a child command (torchrun, streamlit) to its end; return its exit code.
+
+    When this command is interrupted (Ctrl-C reaches the child too; SIGTERM reaches only this
+    process), the child gets SIGTERM and `CHILD_GRACE_S` seconds to stop cleanly (torchrun
+    stops its workers, which checkpoint or mark the run interrupted) before it is killed.
+    """
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(argv, env=env, cwd=cwd)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=CHILD_GRACE_S)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        raise
+
+
+CHILD_GRACE_S = 30.0
+"""Seconds an interrupted command gives its child process to stop before killing it."""

@@ -13,7 +13,9 @@ import ast
 import difflib
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Annotated, Any
@@ -136,8 +138,26 @@ def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `etb` with `argv` (default: the process arguments); return the exit code."""
+    """Run `etb` with `argv` (default: the process arguments); return the exit code.
+
+    SIGTERM (a scheduler or `kill` stopping the command) ends it as Ctrl-C does: what it was
+    writing is dropped or left resumable (no half-written file), and it exits 130 saying so.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     command = typer.main.get_command(app)
     try:
         command.main(args=list(argv) if argv is not None else None, prog_name="etb")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from etbuilder.cli._common import SetOption, SpecArgument, load
+
+if TYPE_CHECKING:
+    from etbuilder.spec import Spec
 
 ResumeOption = Annotated[
     bool,
@@ -48,19 +51,21 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def _resume_dir(name: str, output: Path | None) -> Path:
+def _resume_dir(spec: Spec, output: Path | None) -> Path:
     from etbuilder.errors import RunError
     from etbuilder.report.rundir import check_output_dir, check_same_spec, latest_run_dir
 
     if output is not None:
         check_output_dir(output, resume=True)
-        check_same_spec(output, name)
+        check_same_spec(output, spec)
         return output
-    found = latest_run_dir(name)
+    found = latest_run_dir(spec.name)
     if found is None:
         raise RunError(
-            f"nothing to resume: no run of {name!r} under runs/{name}/; run without --resume"
+            f"nothing to resume: no run of {spec.name!r} under runs/{spec.name}/; run without "
+            "--resume"
         )
+    check_same_spec(found, spec)
     return found
 
 
@@ -123,7 +128,7 @@ def run(
         return
     claimed = False
     if resume:
-        run_dir: Path | None = _resume_dir(loaded.name, output) if first_node else output
+        run_dir: Path | None = _resume_dir(loaded, output) if first_node else output
         plan = read_plan(run_dir) if run_dir is not None else compile_spec(loaded, spec_path=spec)
     else:
         if output is not None and _is_main_process() and first_node:

@@ -10,11 +10,11 @@ plan and run folder reach every process over the process group, so all ranks tra
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from etbuilder.cli._common import run_child
 from etbuilder.errors import RunError
 from etbuilder.plan import Plan
 
@@ -86,13 +86,11 @@ def launch(
         for command in plan.compute.commands[:1]:
             for key, value in command.env.items():
                 env.setdefault(key, value)
-        done = subprocess.run(
-            [sys.executable, "-m", "torch.distributed.run", *argv], env=env, check=False
-        )
-    if done.returncode != 0:
+        returncode = run_child([sys.executable, "-m", "torch.distributed.run", *argv], env=env)
+    if returncode != 0:
         where = f" --output {run_dir}" if run_dir is not None else ""
         raise RunError(
-            f"torchrun stopped the job (exit code {done.returncode}); the rank that failed and "
+            f"torchrun stopped the job (exit code {returncode}); the rank that failed and "
             f"why are named above. Continue from the last checkpoint with `etb run SPEC "
             f"--resume{where}` on every node"
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from etbuilder.cli._common import run_child
 
 UPLOAD_LIMIT_MB = 200
 """Streamlit's upload limit; ui/workspace.py checks every upload against the same figure."""
@@ -73,6 +74,6 @@ def ui(
     env = dict(os.environ, ETB_UI_WORKSPACE=str(folder))
     root = str(app.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
-    code = subprocess.call(streamlit_command(app, host, port), env=env, cwd=folder)
+    code = run_child(streamlit_command(app, host, port), env=env, cwd=str(folder))
     if code:
         raise typer.Exit(code)

@@ -23,6 +23,7 @@ from typing import Any
 
 from etbuilder.errors import RunError
 from etbuilder.plan import Plan
+from etbuilder.spec import Spec
 
 RUNS_ROOT = "runs"
 
@@ -139,20 +140,55 @@ def release_output_dir(path: Path) -> None:
             path.rmdir()
 
 
-def check_same_spec(run_dir: Path, name: str) -> None:
-    """With --resume: the run folder must hold a run of the spec named `name`."""
+def check_same_spec(run_dir: Path, spec: Spec) -> None:
+    """With --resume: the run folder must hold a run of this very spec, same name and values.
+
+    A resumed run continues the plan it saved, so an edited spec (or other `--set` values) would
+    be silently ignored: refused instead, naming the values that differ."""
     try:
-        saved = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))
-        saved_name = saved["spec"]["name"]
+        saved = json.loads((run_dir / "plan.json").read_text(encoding="utf-8"))["spec"]
+        saved_name = saved["name"]
     except (OSError, ValueError, KeyError, TypeError):
         raise RunError(
             f"{run_dir}/plan.json cannot be read: the run folder is damaged; start a new run"
         ) from None
-    if saved_name != name:
+    if saved_name != spec.name:
         raise RunError(
-            f"{run_dir} holds a run of the spec {saved_name!r}, not {name!r}; resume it with "
+            f"{run_dir} holds a run of the spec {saved_name!r}, not {spec.name!r}; resume it with "
             f"its own spec ({run_dir}/spec.yaml), or run this spec into another --output"
         )
+    changes = spec_changes(saved, spec.model_dump(mode="json"))
+    if changes:
+        shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if changes[4:] else "")
+        raise RunError(
+            f"{run_dir} was started from other values of {spec.name!r} ({shown}). A resumed run "
+            f"continues the plan it saved: restore those values (the run's own spec is "
+            f"{run_dir}/spec.yaml; give the same --set options), or run the edited spec into a "
+            "new --output"
+        )
+
+
+IGNORED_ON_RESUME = frozenset({"description"})
+"""Spec keys whose change does not affect the run, so --resume accepts it."""
+
+
+def spec_changes(saved: Any, current: Any, path: str = "") -> list[str]:
+    """`key: saved -> current` for each value that differs between two dumped specs."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        changes = []
+        for key in dict.fromkeys([*saved, *current]):
+            if not path and key in IGNORED_ON_RESUME:
+                continue
+            changes += spec_changes(saved.get(key), current.get(key), f"{path}{key}.")
+        return changes
+    if saved == current:
+        return []
+    return [f"{path.rstrip('.')}: {_short(saved)} -> {_short(current)}"]
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def latest_run_dir(name: str, base: Path | None = None) -> Path | None:

@@ -118,53 +118,42 @@ def predict_file(
     *,
     escape_formulas: bool = True,
     overwrite: bool = False,
+    chunk_rows: int | None = None,
 ) -> int:
     """Write `input_file`'s rows with `prediction` (and `score`) columns; returns the row count.
 
-    The output path and format are checked before the model is loaded.
+    The output path and format are checked before the model is loaded; the input is read,
+    labelled and written `chunk_rows` rows at a time (as `etb predict` on an app does), so
+    memory does not grow with the file.
     """
-    from etbuilder.data.output import check_output
+    from etbuilder.data.chunks import CHUNK_ROWS, iter_chunks
+    from etbuilder.data.output import PredictionWriter, check_output, prediction_records
 
-    check_output(output_file, input_file, overwrite=overwrite)
+    fmt = check_output(output_file, input_file, overwrite=overwrite)
     loaded = load_run(run_dir)
-    table, examples, source = read_user_file(loaded.plan, input_file)
+    source = user_source(loaded.plan, input_file)
     task = loaded.plan.task
-    scores: list[Any] | None = None
-    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
-        predictions: list[Any] = [v.round(6).tolist() for v in _vectors(loaded, examples)]
-    else:
-        _, (_, rows) = _score(loaded, examples)
-        predictions = [r.get("prediction") for r in rows]
-        if rows and "score" in rows[0]:
-            scores = [round(float(r["score"]), 6) for r in rows]
-    write_predictions(
-        table, source, output_file, predictions, scores, task.separator, escape_formulas
-    )
-    return len(predictions)
-
-
-def write_predictions(
-    table: Any,
-    source: SplitSource,
-    path: Path,
-    predictions: list[Any],
-    scores: list[Any] | None,
-    separator: str | None = None,
-    escape_formulas: bool = True,
-) -> None:
-    """The input rows plus prediction (and score) columns, in the output file's format.
-
-    `separator` joins the labels of a list prediction in csv/tsv (default: a space).
-    """
-    from etbuilder.data.output import OUTPUT_FORMATS, PredictionWriter, prediction_records
-
-    fmt = OUTPUT_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise DataError(
-            f"cannot write predictions as {path.suffix!r}",
-            file=str(path),
-            hint="name the output .csv, .tsv, .jsonl or .parquet",
-        )
     delimiter = source.delimiter if source.format == fmt else None
-    with PredictionWriter(path, fmt, delimiter=delimiter, escape_formulas=escape_formulas) as out:
-        out.write(prediction_records(table, predictions, scores, fmt, separator, out.delimiter))
+    with PredictionWriter(
+        output_file, fmt, delimiter=delimiter, escape_formulas=escape_formulas
+    ) as writer:
+        for table in iter_chunks(source, chunk_rows or CHUNK_ROWS):
+            examples = examples_from_table(loaded.plan.spec.task, table)
+            predictions, scores = _predictions(loaded, examples)
+            records = prediction_records(
+                table, predictions, scores, fmt, task.separator, writer.delimiter
+            )
+            writer.write(records)
+    return writer.rows
+
+
+def _predictions(loaded: LoadedRun, examples: Examples) -> tuple[list[Any], list[Any] | None]:
+    """(prediction, score) columns of one chunk's rows."""
+    task = loaded.plan.task
+    if TASK_RULES[task.type].output == "vector" and examples.pairs is None:
+        return [v.round(6).tolist() for v in _vectors(loaded, examples)], None
+    _, (_, rows) = _score(loaded, examples)
+    predictions = [r.get("prediction") for r in rows]
+    if rows and "score" in rows[0]:
+        return predictions, [round(float(r["score"]), 6) for r in rows]
+    return predictions, None

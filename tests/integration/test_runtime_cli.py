@@ -279,3 +279,69 @@ def test_run_json_says_failed_when_packaging_fails(
     assert (
         status["error"] == "packaging: PackageError: the ONNX export failed\n    hint: see the log"
     )
+
+
+def test_predict_with_the_torch_model_streams_in_chunks(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from etbuilder.runtime.scoring import predict_file
+
+    _, run = trained
+    lines = (DATA / "sst2_glue" / "dev.tsv").read_text(encoding="utf-8").splitlines()[1:40]
+    texts = [line.split("\t")[0] for line in lines] + ["a lone\rcarriage return", "=1+2"]
+    source = tmp_path / "new.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows(
+            [["id", "sentence"]] + [[str(i), t] for i, t in enumerate(texts)]
+        )
+    whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
+    assert main(["predict", str(run), "--torch", "-i", str(source), "-o", str(whole)]) == 0
+    assert predict_file(run, source, chunked, chunk_rows=7) == len(texts)  # 6 chunks
+    with (
+        open(whole, encoding="utf-8", newline="") as a,
+        open(chunked, encoding="utf-8", newline="") as b,
+    ):
+        first, second = list(csv.DictReader(a)), list(csv.DictReader(b))
+    assert [r["id"] for r in first] == [str(i) for i in range(len(texts))]
+    assert [r["sentence"] for r in first] == [*texts[:-1], "'=1+2"]
+    assert [r["prediction"] for r in first] == [r["prediction"] for r in second]
+    for one, other in zip(first, second, strict=True):
+        assert float(one["score"]) == pytest.approx(float(other["score"]), abs=1e-4)
+
+
+def test_sigterm_during_predict_leaves_no_partial_file(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _, run = trained
+    source = tmp_path / "many.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(["id", "sentence"])
+        writer.writerows([i, f"review number {i}, a fine film"] for i in range(200_000))
+    out = tmp_path / "out" / "labelled.csv"
+    root = Path(__file__).resolve().parents[2]
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
+    )
+    command = [sys.executable, "-m", "etbuilder.cli.main", "predict", str(run / "app")]
+    child = subprocess.Popen(
+        [*command, "-i", str(source), "-o", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list(out.parent.glob(".labelled.csv.partial-*")) and time.monotonic() < deadline:
+        assert child.poll() is None, child.communicate()
+        time.sleep(0.05)
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "etb: interrupted" in err and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []  # neither the output nor a partial file

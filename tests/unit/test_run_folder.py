@@ -167,3 +167,27 @@ def test_package_output_that_is_not_an_app_is_refused_untouched(
     err = capsys.readouterr().err
     assert message in err, err
     assert _snapshot(tmp_path) == before
+
+
+def test_resume_refuses_a_spec_whose_values_changed_naming_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from etbuilder.spec.loader import load_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC + "train: {epochs: 2}\n", encoding="utf-8")
+    run = tmp_path / "out"
+    run.mkdir()
+    saved = {"spec": load_spec(str(spec)).model_dump(mode="json")}
+    (run / "plan.json").write_text(json.dumps(saved), encoding="utf-8")
+    (run / "run.json").write_text('{"state": "interrupted"}\n', encoding="utf-8")
+    before = _snapshot(tmp_path)
+    args = ["run", str(spec), "--output", str(run), "--resume", "--quiet"]
+    assert main([*args, "--set", "train.epochs=5", "--set", "train.seed=9"]) == 2
+    err = capsys.readouterr().err
+    assert "started from other values of 'folder-check'" in err, err
+    assert "train.epochs: 2 -> 5" in err and "train.seed: " in err and "-> 9" in err
+    assert _snapshot(tmp_path) == before
+    # the same values (a changed description aside) get past the check
+    assert main([*args, "--set", "description=renamed"]) != 0
+    assert "started from other values" not in capsys.readouterr().err
