@@ -587,6 +587,10 @@ def test_hybrid_fsdp_on_two_nodes_equals_one_process(project: Path, ddp_run: Pat
     assert gap < 0.1 * other_batches, (gap, other_batches)
 
 
+RAY_HELPERS = (b"ray::IDLE", b"ray::_AutoscalingCoordinatorActor", b"ray::PlacementGroupCleaner")
+"""Ray processes that outlive a driver by design (idle pool, Ray Train's cluster helpers)."""
+
+
 def _ray_workers(project: Path) -> list[int]:
     """Ray worker processes training for this project (they carry its ETB_CACHE_DIR)."""
     mark = f"ETB_CACHE_DIR={project / 'cache'}".encode()
@@ -596,7 +600,8 @@ def _ray_workers(project: Path) -> list[int]:
             continue
         try:
             command = (entry / "cmdline").read_bytes()
-            busy = command.startswith(b"ray::") and not command.startswith(b"ray::IDLE")
+            name = command.split(b"\0", 1)[0]
+            busy = name.startswith(b"ray::") and name not in RAY_HELPERS
             if busy and mark in (entry / "environ").read_bytes().split(b"\0"):
                 found.append(int(entry.name))
         except OSError:
@@ -681,8 +686,10 @@ def test_ray_joins_a_cluster_by_address_and_resumes(
             time.sleep(0.05)
         driver.kill()
         driver.communicate(timeout=60)
+        killed_at = time.monotonic()
         while _ray_workers(project):  # Ray stops the workers of a driver that died
-            assert time.monotonic() < deadline + 60, "Ray kept the workers of a dead driver"
+            left = [Path(f"/proc/{p}/cmdline").read_bytes()[:80] for p in _ray_workers(project)]
+            assert time.monotonic() < killed_at + 120, f"Ray kept the workers: {left}"
             time.sleep(0.2)
     finally:
         if driver.poll() is None:
