@@ -8,6 +8,8 @@ LogisticRegression (C=1, or RidgeCV for regression) on the very vectors the run 
 
     .venv/bin/python bench/defaults.py features [--only banking77,sst2]
     .venv/bin/python bench/defaults.py finetune     # finetune and lora on an SST-2 slice
+    .venv/bin/python bench/defaults.py strategies [--only freeze,distill,dapt] [--slice sst2-1000]
+    .venv/bin/python bench/defaults.py mlp [--only sst2,mrpc]   # the features MLP head
     smoke: --smoke (tiny slices, one grid point)
 
 Prints one JSON line per run and a table per dataset with ratios to the grid's best.
@@ -99,12 +101,56 @@ FEATURE_GRID = [(lr, epochs) for lr in (1e-3, 1e-2) for epochs in (10, 40)]
 """(learning rate, epochs) of a mini-batch AdamW head on the cached features."""
 FINETUNE_GRID = {"finetune": (3e-5, 1e-4, 3e-4), "lora": (3e-4, 1e-3, 3e-3)}
 """Learning rates at the compiler's epochs (the middle one is the compiler's own rate)."""
+STRATEGY_SPECS = {
+    "freeze": "{type: freeze, layers: 3}",
+    "distill": "{type: distill, teacher: TEACHER, student_layers: 3}",
+    "dapt": "{type: dapt, steps: 100}",
+    "finetune": "{type: finetune}",
+    "lora": "{type: lora}",
+}
+"""The strategies `strategies` measures (distill's teacher: the slice's default finetune run;
+dapt: 100 masked-LM steps on the slice's own texts, then finetune)."""
+RATE_FACTORS = (1 / 3, 1.0, 3.0)
+"""A strategy's grid: these multiples of the compiler's rate, each at the compiler's epochs
+without early stopping, the best epoch on validation kept (so shorter runs are covered too)."""
+MLP_GRID = [(lr, epochs) for lr in (1e-3, 3e-3, 1e-2) for epochs in (10, 40)]
+"""(learning rate, epochs) of the MLP head (hidden 256, GELU) on the cached features."""
+
+SLICES: dict[str, Dataset] = {
+    "sst2-1000": Dataset(
+        "sst2-1000",
+        f"{{train: {{DIR}}/train.tsv, test: {DATA}/sst2_glue/test.tsv, quoting: false}}",
+        "{type: classification, text: sentence, label: label}",
+        {"train.tsv": ("sst2_glue/train.tsv", 1000, True)},
+    ),
+    "mrpc-1000": Dataset(
+        "mrpc-1000",
+        "{train: {DIR}/train.tsv, test: {DIR}/test.tsv, format: tsv, quoting: false, "
+        "header: false, columns: [quality, id1, id2, s1, s2]}",
+        "{type: pair_classification, text: [s1, s2], label: quality}",
+        {
+            "train.tsv": ("mrpc/msr_paraphrase_train.txt", 1000, False),
+            "test.tsv": ("mrpc/msr_paraphrase_test.txt", 500, False),
+        },
+    ),
+    "stsb-1000": Dataset(
+        "stsb-1000",
+        "{train: {DIR}/train.csv, test: {DIR}/test.csv, header: false, columns: [s1, s2, score]}",
+        "{type: regression, text: [s1, s2], label: score}",
+        {
+            "train.csv": ("stsb/stsb-en-train.csv", 1000, False),
+            "test.csv": ("stsb/stsb-en-test.csv", 500, False),
+        },
+    ),
+}
+"""Slices for the strategies that train the backbone."""
 
 
 def write_slices(dataset: Dataset, folder: Path, smoke: bool) -> None:
     """Seeded random samples of line-per-row files, header kept."""
     for out, (source, rows, header) in dataset.slices.items():
-        lines = (DATA / source).read_text(encoding="utf-8").splitlines(keepends=True)
+        text = (DATA / source).read_text(encoding="utf-8").removeprefix("\ufeff")
+        lines = text.splitlines(keepends=True)
         head, body = (lines[:1], lines[1:]) if header else ([], lines)
         body = random.Random(0).sample(body, min(len(body), 300 if smoke else rows))
         (folder / out).write_text("".join(head + body), encoding="utf-8")
@@ -189,10 +235,11 @@ def score(metric: str, pred: Any, y: Any) -> float:
 
 
 def adamw_head(
-    arrays: dict[str, tuple[Any, Any]], plan: Any, lr: float, epochs: int
+    arrays: dict[str, tuple[Any, Any]], plan: Any, lr: float, epochs: int, hidden: int = 0
 ) -> dict[str, Any]:
-    """The runtime's mini-batch recipe on the cached vectors: a linear head, AdamW (weight decay
-    0.01), batch 32, linear decay without warmup, the best epoch on validation kept."""
+    """The runtime's mini-batch recipe on the cached vectors: a linear head (or the MLP of
+    width `hidden`), AdamW (weight decay 0.01), batch 32, linear decay without warmup, the
+    best epoch on validation kept."""
     import math
 
     import numpy as np
@@ -200,12 +247,15 @@ def adamw_head(
     from torch.nn import functional as F
 
     from etbuilder.plan.tasks import TASK_RULES
+    from etbuilder.runtime.mlp_head import mlp as mlp_module
 
     numeric = TASK_RULES[plan.task.type].numeric
     x, y = (torch.from_numpy(np.asarray(a)) for a in arrays["train"])
     outputs = 1 if numeric else len(plan.task.labels)
     torch.manual_seed(plan.schedule.seed)
-    head = torch.nn.Linear(x.shape[1], outputs)
+    head = (
+        mlp_module(x.shape[1], hidden, outputs) if hidden else torch.nn.Linear(x.shape[1], outputs)
+    )
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(x) / 32)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps))
@@ -313,6 +363,84 @@ def finetuning(smoke: bool, root: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def strategies(
+    names: list[str], slice_name: str, rows_wanted: int, smoke: bool, root: Path
+) -> list[dict[str, Any]]:
+    """Each strategy of `names` on one slice (its training file cut to `rows_wanted` rows when
+    given): the default run, then the compiler's rate times each of RATE_FACTORS but 1 at the
+    compiler's epochs."""
+    dataset = SLICES[slice_name]
+    rows_wanted = 300 if smoke else rows_wanted  # write_slices' smoke size, named as such
+    if rows_wanted:
+        train = next(iter(dataset.slices))
+        source, _, header = dataset.slices[train]
+        dataset = Dataset(
+            f"{slice_name.split('-')[0]}-{rows_wanted}",
+            dataset.data,
+            dataset.task,
+            dataset.slices | {train: (source, rows_wanted, header)},
+        )
+        slice_name = dataset.name
+    folder = root / slice_name
+    folder.mkdir(parents=True, exist_ok=True)
+    write_slices(dataset, folder, smoke)
+    teacher: Path | None = None
+    rows = []
+    for strategy in names:
+        spec = STRATEGY_SPECS[strategy]
+        if strategy == "distill":
+            if teacher is None:
+                taught = run(dataset, folder, "teacher", "{type: finetune}", "")
+                teacher = folder / "teacher" / "run"
+                print(json.dumps({"teacher": taught["test"]}), flush=True)
+            spec = spec.replace("TEACHER", str(teacher))
+        default = run(dataset, folder, f"{strategy} default", spec, "")
+        if strategy == "finetune" and teacher is None:
+            teacher = folder / "finetune_default" / "run"
+        grid = [default | {"run": f"default (lr={default['learning_rate']:g})"}]
+        for factor in RATE_FACTORS[:1] if smoke else RATE_FACTORS:
+            if factor == 1.0:
+                continue
+            lr = float(f"{default['learning_rate'] * factor:.2g}")
+            train = f"{{learning_rate: {lr}, epochs: {default['epochs']}}}"
+            grid.append(run(dataset, folder, f"{strategy} lr={lr:g}", spec, train))
+        rows.append(summarise(slice_name, strategy, default, grid, None))
+    return rows
+
+
+def mlp(
+    names: list[str], smoke: bool, root: Path, defaults_only: bool = False
+) -> list[dict[str, Any]]:
+    """The features MLP head: the default run through etb, the grid on its cached vectors."""
+    rows = []
+    for name in names:
+        dataset = DATASETS[name]
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        write_slices(dataset, folder, smoke)
+        spec = "{type: features, head: mlp}"
+        default = run(dataset, folder, "mlp default", spec, "")
+        if defaults_only:
+            continue
+        grid = []
+        points = MLP_GRID[:1] if smoke else MLP_GRID
+        if dataset.per_token:
+            for lr, epochs in points[::3]:
+                label = f"mlp lr={lr:g} epochs={epochs}"
+                train = f"{{learning_rate: {lr}, epochs: {epochs}}}"
+                grid.append(run(dataset, folder, label, spec, train))
+        else:
+            arrays = cached_arrays(default["plan"])
+            for lr, epochs in points:
+                result = adamw_head(arrays, default["plan"], lr, epochs, hidden=256)
+                result |= {"run": f"mlp lr={lr:g} epochs={epochs}"}
+                print(json.dumps({"dataset": name} | result), flush=True)
+                result["wall_seconds"] = result["train_seconds"]
+                grid.append(result)
+        rows.append(summarise(name, "features-mlp", default, grid, None))
+    return rows
+
+
 def summarise(
     name: str, strategy: str, default: dict[str, Any], grid: list[dict[str, Any]], sk: Any
 ) -> dict[str, Any]:
@@ -337,15 +465,25 @@ def summarise(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("part", choices=["features", "finetune"])
-    parser.add_argument("--only", default=",".join(DATASETS))
+    parser.add_argument("part", choices=["features", "finetune", "strategies", "mlp"])
+    parser.add_argument("--only", default=None, help="datasets, or strategies for `strategies`")
+    parser.add_argument("--slice", default="sst2-1000", choices=sorted(SLICES))
+    parser.add_argument("--rows", type=int, default=0, help="training rows of the slice")
+    parser.add_argument("--defaults-only", action="store_true", help="mlp: no grid")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("ETB_CACHE_DIR", tempfile.mkdtemp(prefix="etb-bench-cache-"))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="etb-defaults-") as tmp:
-        if args.part == "features":
-            rows = features(args.only.split(","), args.smoke, Path(tmp))
+        if args.part in ("features", "mlp"):
+            names = (args.only or ",".join(DATASETS)).split(",")
+            if args.part == "features":
+                rows = features(names, args.smoke, Path(tmp))
+            else:
+                rows = mlp(names, args.smoke, Path(tmp), args.defaults_only)
+        elif args.part == "strategies":
+            names = (args.only or ",".join(STRATEGY_SPECS)).split(",")
+            rows = strategies(names, args.slice, args.rows, args.smoke, Path(tmp))
         else:
             rows = finetuning(args.smoke, Path(tmp))
     print(f"\n{'dataset':10} {'strategy':9} {'metric':9} {'default':>8} {'grid best':>9} "

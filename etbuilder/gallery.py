@@ -3,8 +3,10 @@
 A template is a folder of the repository's `templates/` holding `spec.yaml` (opening with a
 comment header: the scenario, what the model decides, why this strategy, how to run and adapt
 it), `README.md`, its data under `data/`, and `metrics.json`: the metrics of a recorded run of
-that spec with the default backbone, which the README quotes. A template that distils a teacher
-also holds `teacher.yaml`, trained first into `teacher-run/`.
+that spec with the default backbone, which the README quotes (a template with `tune:` quotes
+its study's best trial, and keeps the study's figures in `study.json`). A template that distils
+a teacher also holds `teacher.yaml`, which its own run trains first (`strategy.teacher:
+teacher.yaml`).
 
 The gallery is found beside the `etbuilder` package (a clone of the repository, installed with
 `pip install -e .`), or wherever the environment variable `ETB_TEMPLATES` points. This module
@@ -30,9 +32,9 @@ from etbuilder.errors import TemplateError
 TEMPLATES_VARIABLE = "ETB_TEMPLATES"
 """Environment variable naming a templates folder (default: `templates/` of the repository)."""
 SPEC_FILE = "spec.yaml"
-TEACHER_FILE = "teacher.yaml"
 TEACHER_RUN = "teacher-run"
 MEASURED_FILE = "metrics.json"
+STUDY_FILE = "study.json"
 SCHEMA_MARK = "$schema="
 NOT_COPIED = frozenset({TEACHER_RUN, "runs", "__pycache__", ".etb-cache"})
 """Folders of a template never copied: run outputs and caches."""
@@ -48,6 +50,8 @@ class Measured:
     value: float
     train_seconds: float | None
     steps: int | None
+    search_seconds: float | None = None
+    """A template with `tune:`: the wall time of its recorded study (`study.json`)."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,6 @@ class Template:
     def spec(self) -> Path:
         return self.folder / SPEC_FILE
 
-    @property
-    def teacher(self) -> Path | None:
-        """The teacher's spec, trained before the template's own spec, if there is one."""
-        path = self.folder / TEACHER_FILE
-        return path if path.is_file() else None
-
     def to_dict(self) -> dict[str, Any]:
         measured = self.measured
         return {
@@ -82,6 +80,7 @@ class Template:
             "metric": measured.metric if measured else None,
             "value": measured.value if measured else None,
             "train_seconds": measured.train_seconds if measured else None,
+            "search_seconds": measured.search_seconds if measured else None,
         }
 
 
@@ -106,14 +105,21 @@ def gallery_root() -> Path:
     return path
 
 
-def _strategy_name(strategy: Any) -> str:
+def _strategy_name(spec: dict[str, Any]) -> str:
+    """The strategy as listed: `dapt + finetune`, or the choices a `tune:` search tries."""
+    tune = spec.get("tune")
+    space = tune.get("space") if isinstance(tune, dict) else None
+    searched = space.get("strategy.type") if isinstance(space, dict) else None
+    if isinstance(searched, dict) and isinstance(searched.get("choice"), list):
+        return "tune: " + " | ".join(str(c) for c in searched["choice"])
+    strategy = spec.get("strategy")
     if not isinstance(strategy, dict):
-        return "finetune"
+        return "tune" if isinstance(tune, dict) else "finetune"
     name = str(strategy.get("type", "finetune"))
     then = strategy.get("then")
     if isinstance(then, dict) and "type" in then:
         name += f" + {then['type']}"
-    return name
+    return f"tune: {name}" if isinstance(tune, dict) else name
 
 
 def read_measured(folder: Path) -> Measured | None:
@@ -137,7 +143,19 @@ def read_measured(folder: Path) -> Measured | None:
         value=value,
         train_seconds=float(seconds) if isinstance(seconds, int | float) else None,
         steps=int(steps) if isinstance(steps, int) else None,
+        search_seconds=_study_seconds(folder / STUDY_FILE),
     )
+
+
+def _study_seconds(path: Path) -> float | None:
+    """The recorded study's wall time (`study.json` of a template with `tune:`), if any."""
+    if not path.is_file():
+        return None
+    try:
+        wall = json.loads(path.read_text(encoding="utf-8")).get("wall_s")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(wall) if isinstance(wall, int | float) else None
 
 
 def read_template(folder: Path) -> Template:
@@ -153,7 +171,7 @@ def read_template(folder: Path) -> Template:
         name=folder.name,
         folder=folder,
         task=str(spec["task"].get("type", "")),
-        strategy=_strategy_name(spec.get("strategy")),
+        strategy=_strategy_name(spec),
         purpose=str(spec.get("description", "")).strip(),
         measured=read_measured(folder),
     )
@@ -181,13 +199,9 @@ def find_template(name: str, root: Path | None = None) -> Template:
 
 
 def run_commands(template: Template, folder: Path | str) -> list[str]:
-    """The commands that train the template copied to `folder`, in order."""
-    where = Path(folder).as_posix()
-    commands = []
-    if template.teacher is not None:
-        commands.append(f"etb run {where}/{TEACHER_FILE} --output {where}/{TEACHER_RUN}")
-    commands.append(f"etb run {where}/{SPEC_FILE}")
-    return commands
+    """The commands that train the template copied to `folder`, in order (one: a distilling
+    template's run trains its teacher itself)."""
+    return [f"etb run {Path(folder).as_posix()}/{SPEC_FILE}"]
 
 
 def _rewrite(text: str, name: str, dest: Path, schema: Path) -> str:

@@ -46,7 +46,13 @@ def package(
     extra = None
     if formats is not None:
         extra = [f.strip() for f in formats.split(",") if f.strip() and f.strip() != "none"]
-    app = build_app(run, out=output, quantization=quantization, formats=extra)
+    app = build_app(
+        run,
+        out=output,
+        quantization=quantization,
+        formats=extra,
+        progress=lambda line: typer.echo(line, err=True),
+    )
     manifest = json.loads((app / "manifest.json").read_text(encoding="utf-8"))
     model = manifest["model"]
     quality = manifest.get("quality") or {}

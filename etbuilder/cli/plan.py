@@ -135,6 +135,8 @@ def estimates_table(plan: Plan) -> Table:
     if e.flops_once:
         table.add_row("FLOPs once (caches, pretraining)", f"{e.flops_once:.3g}")
     table.add_row("time per epoch", _seconds(e.seconds_per_epoch))
+    if e.seconds_teacher:
+        table.add_row("time: teacher stage (in total)", _seconds(e.seconds_teacher))
     table.add_row("time total", _seconds(e.seconds_total))
     return table
 

@@ -192,7 +192,9 @@ def package_app(plan: Any, run_dir: Path, *, quiet: bool) -> None:
         if not quiet:
             typer.echo("etb run: packaging the app (deploy.package: false skips this)", err=True)
         try:
-            app = build_app(run_dir)
+            app = build_app(
+                run_dir, progress=None if quiet else lambda line: typer.echo(line, err=True)
+            )
         except KeyboardInterrupt:
             RunStatus(run_dir).update(state="interrupted", error="interrupted while packaging")
             raise

@@ -16,7 +16,9 @@ def _measured(template: Template) -> str:
     if measured is None:
         return "not recorded"
     text = f"{measured.metric} {measured.value:.3f}"
-    if measured.train_seconds is not None:
+    if measured.search_seconds is not None:
+        text += f", search {measured.search_seconds:.0f} s"
+    elif measured.train_seconds is not None:
         text += f", {measured.train_seconds:.0f} s"
     return text
 

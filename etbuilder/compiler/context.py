@@ -19,6 +19,7 @@ from etbuilder.plan import (
     DeployPlan,
     Estimates,
     HardwareInfo,
+    Plan,
     PlanWarning,
     PrecisionPlan,
     SchedulePlan,
@@ -62,6 +63,8 @@ class CompileContext:
     spec: Spec
     hardware: HardwareInfo
     spec_path: Path | None = None
+    teacher_plan: Plan | None = None
+    """The plan of a distill teacher given as a spec (compiled first, by `compile_spec`)."""
     """The spec file, when known: relative data paths resolve against its folder."""
     backbone: BackboneInfo | None = None
     tokenizer: Any = None

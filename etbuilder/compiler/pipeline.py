@@ -31,10 +31,12 @@ from etbuilder.compiler.passes.task import choose_task
 from etbuilder.compiler.passes.tune import plan_tune
 from etbuilder.compiler.passes.warnings import collect_warnings
 from etbuilder.errors import BackboneError, CompileError, DataError, EtbError
-from etbuilder.plan import HardwareInfo, Plan
+from etbuilder.plan import TEACHER_SPEC_SUFFIXES, HardwareInfo, Plan
 from etbuilder.spec import Spec
+from etbuilder.spec.strategy import DaptStrategy, DistillStrategy
 
 Pass = Callable[[CompileContext], CompileContext]
+
 
 PASSES: list[Pass] = [
     refuse_unavailable,  # fsdp: stop in one line instead of quietly doing less
@@ -125,7 +127,8 @@ def compile_spec(
 
         hardware = detect_hardware()
     path = Path(spec_path).resolve() if spec_path is not None else None
-    ctx = CompileContext(spec=spec, hardware=hardware, spec_path=path)
+    teacher = spec_teacher_plan(spec, path, hardware)
+    ctx = CompileContext(spec=spec, hardware=hardware, spec_path=path, teacher_plan=teacher)
     if spec.environment_values:
         ctx = ctx.decide(
             "spec.environment",  # read back by etbuilder.package.disclosure
@@ -135,3 +138,43 @@ def compile_spec(
             "spec",
         )
     return build_plan(run_passes(ctx))
+
+
+def spec_teacher_plan(spec: Spec, spec_path: Path | None, hardware: HardwareInfo) -> Plan | None:
+    """The plan of a distill teacher given as a spec file (None for a run folder teacher, or a
+    missing file, which the distill lowering reports); its problems are strategy.teacher's."""
+    strategy = spec.strategy.then if isinstance(spec.strategy, DaptStrategy) else spec.strategy
+    if not isinstance(strategy, DistillStrategy):
+        return None
+    path = Path(strategy.teacher).expanduser()
+    if not path.is_absolute():
+        path = (spec_path.parent if spec_path else Path.cwd()) / path
+    if path.suffix not in TEACHER_SPEC_SUFFIXES or not path.is_file():
+        return None
+    from etbuilder.spec.loader import load_spec
+
+    where = f"strategy.teacher: the teacher spec {path}"
+    try:
+        teacher = load_spec(path)
+    except EtbError as error:
+        raise CompileError(f"{where} is not valid:\n{error.render()}", "lower_strategy") from None
+    if teacher.tune is not None:
+        raise CompileError(
+            f"{where} has a `tune:` section; a teacher is trained once: remove `tune:` from it, "
+            "or tune it with `etb tune` and point strategy.teacher at the best trial's run folder",
+            "lower_strategy",
+        )
+    inner = teacher.strategy
+    inner = inner.then if isinstance(inner, DaptStrategy) else inner
+    if isinstance(inner, DistillStrategy) and Path(inner.teacher).suffix in TEACHER_SPEC_SUFFIXES:
+        raise CompileError(
+            f"{where} distils from a spec itself ({inner.teacher}); train that chain one step "
+            "at a time: `etb run` the teacher's spec, then point its strategy.teacher at the run",
+            "lower_strategy",
+        )
+    try:
+        return compile_spec(teacher, hardware=hardware, spec_path=path)
+    except EtbError as error:
+        raise CompileError(
+            f"{where} does not compile:\n{error.render()}", "lower_strategy"
+        ) from None

@@ -17,6 +17,7 @@ import os
 import shutil
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ WORK = ".work"
 """Intermediate graphs (fp32 export, int8 candidates), removed before the app is complete."""
 GATE_SPLITS = ("test", "validation")
 GATE_MAX_ROWS = 1000
-"""Rows per split the gate measures (evenly spread): enough to resolve 0.5 point, and it
-keeps packaging quick on large splits."""
+"""Rows per split the gate measures (a sample stratified by label on larger splits, its 95%
+margin recorded with each check): with int8 changing ~1% of labels, the margin of 1,000 rows
+is about 0.6 point at most, and it keeps packaging quick on large splits."""
 ARCHIVE_LEVEL = 1
 """gzip level of the archive: int8 and fp32 weights barely compress at any level, and level
 1 is several times faster than the default 9."""
@@ -60,13 +62,19 @@ def build_app(
     examples: EvalSet | None = None,
     quantization: str | None = None,
     formats: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+    gate_points: float | None = None,
 ) -> Path:
     """Build `run_dir/app/` (or `out`) and `<app>.tar.gz` beside it; returns the app folder.
 
     examples: measure int8 on these instead of re-reading the run's test and validation splits.
     quantization: override the plan's `deploy.quantization` (auto | int8 | none).
     formats: override the plan's `deploy.formats` (extra formats: torch, onnx; [] for none).
+    progress: called with one line per finished step (its wall and CPU seconds).
+    gate_points: the most an int8 recipe may lose against fp32, in metric points (default
+    `quality.GATE_POINTS`, the 0.5 point the manifest promises).
     """
+    say = progress or (lambda _: None)
     run_dir = Path(run_dir)
     dest = Path(out) if out is not None else run_dir / "app"
     check_destination(dest)
@@ -87,12 +95,19 @@ def build_app(
         unknown = sorted(set(extra) - {"torch", "onnx"})
         if unknown:
             raise PackageError(f"unknown formats {unknown}", hint="use torch and/or onnx")
-        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra)
+        from etbuilder.package.quality import GATE_POINTS
+
+        points = GATE_POINTS if gate_points is None else gate_points
+        _assemble(tmp, plan, run_dir, model_dir, examples, quantization, extra, say, points)
         _swap_into_place(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    write_archive(dest)
+    clock, cpu = time.perf_counter(), time.process_time()
+    archive = write_archive(dest)
+    wall, cpu = time.perf_counter() - clock, time.process_time() - cpu
+    size = archive.stat().st_size / 1e6
+    say(f"package: archive {archive.name} ({size:.1f} MB) {wall:.1f} s (CPU {cpu:.1f} s)")
     return dest
 
 
@@ -104,12 +119,20 @@ def _assemble(
     examples: EvalSet | None,
     quantization: str | None,
     formats: list[str],
+    say: Callable[[str], None],
+    gate_points: float,
 ) -> None:
-    from etbuilder.package.app_template.inference import Predictor
-    from etbuilder.package.export import export_onnx, load_torch_model, sample_inputs
+    from etbuilder.package.app_template.inference import Predictor, cpu_count
+    from etbuilder.package.export import sample_inputs
     from etbuilder.package.gate import run_gate
     from etbuilder.package.optimize import save_optimized
-    from etbuilder.package.quantize import RECIPES, quantize_int8
+    from etbuilder.package.quantize import (
+        CALIBRATION_ROWS,
+        RECIPES,
+        calibration_feeds,
+        quantize_int8,
+    )
+    from etbuilder.plan.tasks import TASK_RULES
 
     timings: dict[str, dict[str, float]] = {}
     clock, cpu = time.perf_counter(), time.process_time()
@@ -120,6 +143,7 @@ def _assemble(
         now, now_cpu = time.perf_counter(), time.process_time()
         timings[name] = {"wall": round(now - clock, 2), "cpu": round(now_cpu - cpu, 2)}
         clock, cpu = now, now_cpu
+        say(f"package: {name} {timings[name]['wall']:.1f} s (CPU {timings[name]['cpu']:.1f} s)")
 
     work = app / WORK
     work.mkdir()
@@ -132,24 +156,10 @@ def _assemble(
     manifest.write(app / "manifest.json")
 
     task = plan.task
-    torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
-    lap("load_model")
     pair = manifest.inputs.kind == "pair"
     fp32_work = f"{WORK}/model.onnx"
-    exported = export_onnx(
-        torch_model, app / fp32_work, app / "tokenizer.json", pair, task.max_length
-    )
-    feeds = sample_inputs(app / "tokenizer.json", pair, exported.input_names, task.max_length)
-    fusion = _fuse_attention(app / fp32_work, model_dir, torch_model, feeds)
-    del torch_model
-    lap("export")
-    manifest.onnx = OnnxExport(
-        inputs=exported.input_names,
-        output=exported.output_name,
-        opset=exported.opset,
-        parity_max_abs_diff_vs_pytorch=fusion.get("parity", exported.parity_max_abs_diff),
-        attention_fusion=fusion,
-    )
+    manifest.onnx = _export(app / fp32_work, run_dir, model_dir, plan, pair, lap)
+    feeds = sample_inputs(app / "tokenizer.json", pair, manifest.onnx.inputs, task.max_length)
     mode = quantization or plan.deploy.quantization
     if examples is not None:
         evalsets, notes = ([examples] if examples.inputs else []), ["the evaluation set is empty"]
@@ -158,13 +168,25 @@ def _assemble(
     lap("read_splits")
     note = "; ".join(notes) or "no evaluation examples"
     quantized: dict[str, Any] = {}
+    # One single-threaded session per graph, run from one thread per core: a batch of one
+    # keeps a multi-threaded session's threads spinning idle (CPU spent for nothing).
+    workers = cpu_count()
 
-    def make(recipe: Any) -> tuple[str, Any]:
+    fp32_predictor = Predictor(app, fp32_work, threads=1, spin=False) if mode != "none" else None
+
+    def make(recipe: Any) -> tuple[str, Any] | None:
+        """Quantize `recipe` (None: a static recipe without training texts to calibrate on)."""
         file = f"{WORK}/model.{recipe.name}.onnx"
-        quantized[file] = quantize_int8(app / fp32_work, app / file, recipe)
-        return file, Predictor(app, file)
+        calibration: list[dict[str, Any]] = []
+        if recipe.method == "static":
+            found, _ = load_splits(plan, ("train",), CALIBRATION_ROWS)
+            if not found or fp32_predictor is None:
+                return None
+            pretokenized = TASK_RULES[task.type].inputs == "tokens"
+            calibration = calibration_feeds(fp32_predictor, found[0].inputs, pretokenized)
+        quantized[file] = quantize_int8(app / fp32_work, app / file, recipe, calibration)
+        return file, Predictor(app, file, threads=1, spin=False)
 
-    fp32_predictor = Predictor(app, fp32_work) if mode != "none" else None
     result = run_gate(
         mode,
         RECIPES if mode != "none" else (),
@@ -175,6 +197,8 @@ def _assemble(
         task.metric_direction,
         _gate_batches(manifest),
         note,
+        workers,
+        gate_points,
     )
     lap("quantize_and_gate")
     chosen = result.chosen
@@ -209,7 +233,7 @@ def _assemble(
         worst.as_dict()
         | {
             "gate": {
-                "points_allowed": 0.5,
+                "points_allowed": gate_points,
                 "batches": list(_gate_batches(manifest)),
                 "splits": [e.source for e in evalsets],
                 "recipes": [v.as_dict(task.metric_direction) for v in result.tried],
@@ -232,6 +256,51 @@ def _assemble(
     card = model_card.render(plan, manifest.as_dict(), {"inputs": samples[:2]})
     (app / "README.md").write_text(card, encoding="utf-8")
     scrub_app(app, plan, run_dir)
+
+
+def _export(
+    dest: Path, run_dir: Path, model_dir: Path, plan: Plan, pair: bool, lap: Callable[[str], None]
+) -> OnnxExport:
+    """The checked (and attention-fused) fp32 graph at `dest`: the run's stored export when
+    its key matches (`export_cache`), else exported from PyTorch now and stored."""
+    from etbuilder.package import export_cache
+
+    task = plan.task
+    settings = {
+        "task": task.type,
+        "pooling": task.pooling,
+        "normalize": task.normalize is not False,
+        "max_length": task.max_length,
+        "pair": pair,
+    }
+    key = export_cache.cache_key(model_dir, settings)
+    stored = export_cache.lookup(run_dir, key, dest)
+    if stored is not None:
+        try:
+            found = OnnxExport(**stored)
+        except ValueError:  # a record written by another manifest version: export again
+            dest.unlink(missing_ok=True)
+        else:
+            lap("export_stored")
+            return found
+    from etbuilder.package.export import export_onnx, load_torch_model, sample_inputs
+
+    torch_model = load_torch_model(model_dir, task.type, task.pooling, task.normalize is not False)
+    lap("load_model")
+    exported = export_onnx(torch_model, dest, model_dir / "tokenizer.json", pair, task.max_length)
+    feeds = sample_inputs(model_dir / "tokenizer.json", pair, exported.input_names, task.max_length)
+    fusion = _fuse_attention(dest, model_dir, torch_model, feeds)
+    del torch_model
+    result = OnnxExport(
+        inputs=exported.input_names,
+        output=exported.output_name,
+        opset=exported.opset,
+        parity_max_abs_diff_vs_pytorch=fusion.get("parity", exported.parity_max_abs_diff),
+        attention_fusion=fusion,
+    )
+    export_cache.store(run_dir, key, dest, result.model_dump())
+    lap("export")
+    return result
 
 
 def _gate_batches(manifest: Manifest) -> tuple[int, ...]:

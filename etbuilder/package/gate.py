@@ -52,14 +52,20 @@ def judge(
     metric: str,
     direction: str,
     batches: Sequence[int],
+    workers: int = 1,
+    points_allowed: float = GATE_POINTS,
 ) -> Verdict:
-    """Fill `verdict`: every (batch, split) check, stopping at the first that fails."""
+    """Fill `verdict`: every (batch, split) check, stopping at the first that fails.
+
+    workers: requests run side by side in this many threads (see `quality.task_outputs`)."""
     verdict.passed = True
     for batch in batches:
         for evalset in evalsets:
-            m = measure(fp32, candidate, evalset, metric, batch, fp32_outputs[evalset.source])
+            m = measure(
+                fp32, candidate, evalset, metric, batch, fp32_outputs[evalset.source], workers
+            )
             verdict.checks.append(m)
-            served, why = decide("auto", m, direction)
+            served, why = decide("auto", m, direction, points_allowed=points_allowed)
             if served != "int8":
                 verdict.passed, verdict.reason = False, why
                 break
@@ -68,7 +74,7 @@ def judge(
     verdict.worst = _worst(verdict.checks, direction)
     verdict.worst_points = points_lost(verdict.worst, direction) if verdict.worst else None
     if verdict.passed and verdict.worst is not None:
-        verdict.reason = decide("auto", verdict.worst, direction)[1]
+        verdict.reason = decide("auto", verdict.worst, direction, points_allowed=points_allowed)[1]
     return verdict
 
 
@@ -94,18 +100,24 @@ class GateResult:
 def run_gate(
     mode: str,
     recipes: Sequence[Recipe],
-    make: Callable[[Recipe], tuple[str, Any]],
+    make: Callable[[Recipe], tuple[str, Any] | None],
     fp32: Any,
     evalsets: Sequence[EvalSet],
     metric: str,
     direction: str,
     batches: Sequence[int],
     note: str,
+    workers: int = 1,
+    points_allowed: float = GATE_POINTS,
 ) -> GateResult:
     """Try `recipes` in order under `deploy.quantization` = `mode`.
 
     make(recipe) -> (file, predictor) quantizes on demand (a recipe after the one that
-    passes is never built). note: why there are no evaluation sets, when there are none.
+    passes is never built); None skips the recipe (e.g. static without calibration texts).
+    note: why there are no evaluation sets, when there are none.
+    workers: evaluation requests run side by side in this many threads; the predictors are
+    then best single-threaded (one onnxruntime thread per worker, none spinning idle).
+    points_allowed: the largest loss against fp32, in points, with which a recipe passes.
     """
     if mode == "none" or not recipes:
         return GateResult("fp32", "deploy.quantization is `none`")
@@ -115,12 +127,15 @@ def run_gate(
 
     with ThreadPoolExecutor(1, thread_name_prefix="fp32") as pool:
         # fp32 runs (onnxruntime, GIL released) while the first recipe quantizes (Python).
-        pending = {e.source: pool.submit(_outputs, fp32, e) for e in evalsets}
+        pending = {e.source: pool.submit(_outputs, fp32, e, workers) for e in evalsets}
         first = make(recipes[0])
         fp32_outputs = {source: future.result() for source, future in pending.items()}
     tried: list[Verdict] = []
     for recipe in recipes:
-        file, predictor = first if recipe is recipes[0] else make(recipe)
+        made = first if recipe is recipes[0] else make(recipe)
+        if made is None:
+            continue
+        file, predictor = made
         verdict = judge(
             fp32,
             predictor,
@@ -130,6 +145,8 @@ def run_gate(
             metric,
             direction,
             batches,
+            workers,
+            points_allowed,
         )
         tried.append(verdict)
         if mode == "int8":
@@ -137,7 +154,7 @@ def run_gate(
             return GateResult("int8", why, verdict, tried)
         if verdict.passed:
             why = (
-                f"int8 ({recipe.name}: {recipe.note}) is within {GATE_POINTS} point of fp32 "
+                f"int8 ({recipe.name}: {recipe.note}) is within {points_allowed:g} point of fp32 "
                 f"in all {len(verdict.checks)} checks (batch {' and '.join(map(str, batches))}"
                 f", {len(evalsets)} split(s)); worst: {verdict.reason}"
             )
@@ -146,7 +163,7 @@ def run_gate(
     return GateResult("fp32", f"no int8 recipe passed ({fails}), so fp32 is served", None, tried)
 
 
-def _outputs(fp32: Any, evalset: EvalSet) -> list[Any]:
+def _outputs(fp32: Any, evalset: EvalSet, workers: int) -> list[Any]:
     from etbuilder.package.quality import task_outputs
 
-    return task_outputs(fp32, evalset)
+    return task_outputs(fp32, evalset, None, workers)

@@ -29,6 +29,8 @@ from etbuilder.plan.records import (
 )
 from etbuilder.plan.strategy import (
     STRATEGY_TYPES,
+    TEACHER_FOLDER,
+    TEACHER_SPEC_SUFFIXES,
     BaseStrategyPlan,
     DaptPlan,
     DistillPlan,
@@ -47,6 +49,8 @@ from etbuilder.plan.tune import TuneCondition, TuneDimension, TunePlan
 __all__ = [
     "PLAN_VERSION",
     "STRATEGY_TYPES",
+    "TEACHER_FOLDER",
+    "TEACHER_SPEC_SUFFIXES",
     "BackboneInfo",
     "BaseStrategyPlan",
     "ComputePlan",

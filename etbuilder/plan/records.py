@@ -257,6 +257,8 @@ class Estimates(PlanModel):
     """FLOP/s the time estimate assumes (all processes together)."""
     seconds_per_epoch: float
     seconds_total: float
+    seconds_teacher: float = 0.0
+    """The teacher stage of a distill run whose teacher is a spec (included in seconds_total)."""
     time_basis: str
     """Where the throughput figure comes from (a recorded run on this machine, or the default)."""
 

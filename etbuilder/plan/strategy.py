@@ -84,6 +84,7 @@ class DistillPlan(BaseStrategyPlan):
     teacher: str
     """Absolute path of the teacher: a finished run folder, or a spec file."""
     teacher_kind: Literal["run", "spec"]
+    """`spec`: the run trains the teacher first, into its own `teacher/` folder."""
     student_layers: list[int]
     """The teacher layers the student keeps, in order."""
     temperature: float
@@ -93,9 +94,17 @@ class DistillPlan(BaseStrategyPlan):
     cache_key: str
     """Keys the cached teacher logits: teacher, data fingerprint and max_length."""
     teacher_backbone: str | None = None
-    """The teacher run's backbone, layers and parameters (a run teacher only)."""
+    """The teacher's backbone, layers and parameters (from its run's plan, or its spec's)."""
     teacher_layers: int | None = None
     teacher_parameters: int | None = None
+    teacher_seconds: float | None = None
+    """Estimated time of the teacher stage (a spec teacher only; counted in the estimates)."""
+
+
+TEACHER_SPEC_SUFFIXES = (".yaml", ".yml")
+"""A distill teacher path ending so names a spec file (anything else: a run folder)."""
+TEACHER_FOLDER = "teacher"
+"""Where a distill run trains a spec teacher: this folder inside its own run folder."""
 
 
 DownstreamStrategyPlan = Annotated[

@@ -263,3 +263,43 @@ def confusion(split: str, labels: Sequence[str], matrix: Sequence[Sequence[int]]
         lines += [f"- {cell(labels[i])} → {cell(labels[j])}: {c:,}" for c, i, j in pairs]
         lines.append("")
     return lines
+
+
+def _rate(value: Any) -> str:
+    return f"{value:,.1f}" if isinstance(value, int | float) else "-"
+
+
+def distill_section(plan: Plan, metrics: Mapping[str, Any]) -> list[str]:
+    """A distill run: teacher against student (test metric, parameters, rows/s) and where the
+    teacher's own report is."""
+    figures = metrics.get("distill")
+    if not isinstance(figures, Mapping):
+        return []
+    metric = plan.task.metric
+    test = metrics.get("test") or {}
+    teacher_test = figures.get("teacher_test") or {}
+    rows = [
+        [f"test {metric}", _fmt(teacher_test.get(metric)), _fmt(test.get(metric))],
+        [
+            "parameters",
+            _fmt(figures.get("teacher_parameters")),
+            _fmt(figures.get("student_parameters")),
+        ],
+        [
+            "rows/s (validation, batch 64)",
+            _rate(figures.get("teacher_rows_per_s")),
+            _rate(figures.get("student_rows_per_s")),
+        ],
+        [
+            "training time",
+            _duration(figures.get("teacher_train_seconds")),
+            _duration(metrics.get("train_seconds")),
+        ],
+    ]
+    where = Path(str(figures.get("teacher", "")))
+    lines = ["## Teacher and student", "", *_table(["", "teacher", "student"], rows)]
+    lines += [
+        f"Teacher: `{cell(str(where))}` (its own `report.md` and `metrics.json` are there).",
+        "",
+    ]
+    return lines

@@ -146,6 +146,7 @@ def _markdown(
     lines += sections.decisions(plan)
     lines += sections.warnings_section(plan)
     lines += sections.metrics_section(plan, metrics)
+    lines += sections.distill_section(plan, metrics)
     lines += sections.per_class(plan, split, test)
     if "confusion_matrix" in TASK_RULES[task.type].plots and test.get("confusion_matrix"):
         labels = task.labels or list(test.get("per_class", {}))

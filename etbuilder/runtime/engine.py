@@ -1,5 +1,6 @@
 """`run_plan`: execute a Plan end to end into a run folder.
 
+(a distill run with a spec teacher trains that teacher first, into `run_dir/teacher`) ->
 data -> tokens (cached) -> model -> train (resumable) -> best model saved in HF format ->
 test evaluation and predictions -> report -> measured throughput recorded for the compiler.
 """
@@ -19,7 +20,7 @@ from etbuilder.errors import RunError
 from etbuilder.plan import Plan
 from etbuilder.report.rundir import MetricsLog, RunStatus, now_iso, write_atomic
 from etbuilder.runtime import checkpoint as ckpt
-from etbuilder.runtime import finish, setup
+from etbuilder.runtime import finish, setup, teacher
 from etbuilder.runtime.progress import Progress
 from etbuilder.runtime.result import RunResult, RunStopped
 from etbuilder.runtime.trainer_surface import Data, TrainerSurface
@@ -83,6 +84,9 @@ def run_plan(
         status.start(resumed=resume)
     try:
         with _sigterm_as_interrupt():
+            if teacher.trains_teacher(plan):  # a spec teacher: its own run first, in run_dir
+                plan = teacher.train_teacher(plan, run_dir, run_plan, quiet=quiet, main=main)
+                accelerator = setup.make_accelerator(plan)
             result = _train_and_report(
                 plan, run_dir, accelerator, resume=resume, quiet=quiet, on_eval=on_eval
             )

@@ -72,7 +72,8 @@ class DistillStrategy(SpecModel):
     type: Literal["distill"] = "distill"
     """The strategy."""
     teacher: str = Field(min_length=1)
-    """A finished run folder, or a spec file whose run trains the teacher."""
+    """A finished run folder, or a teacher spec file (`.yaml`) that this run trains first, into
+    `teacher/` of its own run folder."""
     temperature: float = Field(default=2.0, gt=0.0)
     """Softmax temperature of the soft targets."""
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)

@@ -4,6 +4,7 @@ quality gate, atomic rebuilds, and the Hugging Face folder loading with transfor
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -180,12 +181,13 @@ def test_options_explicit_examples_and_no_quantization(apps_base: Path, tmp_path
 def test_failed_build_keeps_the_previous_app(
     apps_base: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from etbuilder.package import export
+    from etbuilder.package import export, export_cache
 
     app = cached_app(apps_base, "regression")
     before = (app / "manifest.json").read_bytes()
     archive = (app.parent / "app.tar.gz").read_bytes()
     monkeypatch.setattr(export, "PARITY_TOLERANCE", -1.0)
+    shutil.rmtree(app.parent / export_cache.FOLDER)  # the stored export would skip exporting
     with pytest.raises(PackageError, match="differs from PyTorch"):
         build_app(app.parent)
     assert (app / "manifest.json").read_bytes() == before

@@ -134,3 +134,57 @@ def test_gate_rejects_an_int8_graph_broken_at_batch_1_only(apps_base: Path, tmp_
     only_broken = run_gate("auto", RECIPES[:1], lambda r: ("onnx/broken.onnx", broken), fp32,
                            [evalset], "accuracy", "maximize", (16, 1), "")  # fmt: skip
     assert only_broken.served == "fp32" and "no int8 recipe passed" in only_broken.reason
+
+
+def test_gate_tries_dynamic_then_static_then_serves_fp32(tmp_path: Path) -> None:
+    from tests.fixtures.tiny_run import make_tiny_run
+
+    run = make_tiny_run(tmp_path / "tiny", "classification")
+    # No int8 graph can gain 100 points on fp32: every recipe misses, in order, then fp32.
+    app = build_app(run, out=tmp_path / "strict", formats=[], gate_points=-100.0)
+    manifest = json.loads((app / "manifest.json").read_text())
+    recipes = manifest["quality"]["gate"]["recipes"]
+    assert [r["recipe"] for r in recipes] == [r.name for r in RECIPES]
+    assert [r.method for r in RECIPES] == ["dynamic", "dynamic", "static"]
+    assert not any(r["passed"] for r in recipes)
+    assert all(r["worst_points_lost"] is not None and r["checks"] for r in recipes)
+    assert manifest["quality"]["gate"]["points_allowed"] == -100.0
+    assert manifest["model"]["precision"] == "fp32"
+    assert manifest["model"]["served"] == "onnx/model.onnx"
+    assert "no int8 recipe passed" in manifest["model"]["reason"]
+    assert (app / "onnx" / "model.onnx").is_file() and not (app / "onnx/model.int8.onnx").exists()
+    # Any loss allowed: the first (smallest) recipe is served, the others never built.
+    loose = build_app(run, out=tmp_path / "loose", formats=[], gate_points=100.0)
+    manifest = json.loads((loose / "manifest.json").read_text())
+    assert manifest["model"]["recipe"] == RECIPES[0].name
+    assert [r["recipe"] for r in manifest["quality"]["gate"]["recipes"]] == [RECIPES[0].name]
+
+
+def test_static_recipe_is_calibrated_and_answers_alike_at_every_batch(
+    apps_base: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    from etbuilder.package.app_template.inference import Predictor
+    from etbuilder.package.builder import load_plan
+    from etbuilder.package.evalset import load_splits
+    from etbuilder.package.quantize import calibration_feeds, quantize_int8
+
+    app = tmp_path / "app"
+    shutil.copytree(cached_app(apps_base, "classification"), app)
+    run = cached_app(apps_base, "classification").parent
+    fp32 = Predictor(app, "onnx/model.onnx", threads=1)
+    train, _ = load_splits(load_plan(run), ("train",), 256)
+    feeds = calibration_feeds(fp32, train[0].inputs, pretokenized=False)
+    assert feeds and all(set(f) == set(fp32.input_names) for f in feeds)
+    static = RECIPES[-1]
+    result = quantize_int8(app / "onnx/model.onnx", app / "onnx/static.onnx", static, feeds)
+    assert result.settings["calibration_texts"] == len(train[0].inputs)
+    ops = {n.op_type for n in onnx.load(str(app / "onnx/static.onnx")).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    quantized = Predictor(app, "onnx/static.onnx", threads=1)
+    evalset = from_texts(TEXTS)
+    alone = task_outputs(quantized, evalset, 1)
+    assert task_outputs(quantized, evalset, 16) == alone == task_outputs(quantized, evalset)
+    agreement = sum(a == b for a, b in zip(alone, task_outputs(fp32, evalset), strict=True))
+    assert agreement / len(TEXTS) >= 0.8  # a calibrated int8 graph of the same model

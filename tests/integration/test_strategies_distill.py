@@ -109,3 +109,68 @@ def test_distilled_student_follows_its_teacher(
     assert "accuracy" in block["teacher_test"]
     config = json.loads((tmp_path / "distilled" / "model" / "config.json").read_text())
     assert config["num_hidden_layers"] == 1
+
+
+def _spec_file(path: Path, data: Path, backbone: Path, strategy: str, package: bool) -> Path:
+    path.write_text(
+        "etb: 1\n"
+        f"name: {path.stem}\n"
+        f"data: {{train: {data}, quoting: false, split: {{validation: 0.2, test: 0.2}}}}\n"
+        "task: {type: classification, text: sentence, label: label}\n"
+        f"backbone: {{model: {backbone}, max_length: 48}}\n"
+        f"strategy: {strategy}\n"
+        "train: {epochs: 1, batch_size: 16, learning_rate: 3.0e-3, warmup: 0, seed: 7}\n"
+        "compute: {threads: 1}\n"
+        f"deploy: {{package: {str(package).lower()}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_spec_teacher_is_trained_first_inside_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`teacher: teacher.yaml`: one `etb run` trains the teacher into <run>/teacher (its own
+    plan, metrics and report), distils the student from it, and reports both; a resumed run
+    keeps the finished teacher instead of training it again."""
+    from etbuilder.cli.main import main
+    from etbuilder.report.rundir import RunStatus
+
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    backbone = make_tiny_bert(tmp_path / "bert", layers=2)
+    data = toy_data(tmp_path / "data.tsv", 120, 0.0, seed=3)
+    _spec_file(tmp_path / "teacher.yaml", data, backbone, "{type: finetune}", package=False)
+    spec = _spec_file(
+        tmp_path / "student.yaml",
+        data,
+        backbone,
+        "{type: distill, teacher: teacher.yaml, student_layers: 1}",
+        package=False,
+    )
+    run = tmp_path / "run"
+    assert main(["run", str(spec), "--output", str(run), "--quiet"]) == 0
+    teacher = run / "teacher"
+    for name in ("plan.json", "metrics.json", "report.md", "model/config.json"):
+        assert (teacher / name).is_file(), name
+    assert RunStatus(teacher).data["state"] == "finished"
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan["strategy"]["teacher_kind"] == "spec"
+    assert plan["strategy"]["teacher_seconds"] is not None  # the tiny teacher's rounds to 0
+    assert plan["estimates"]["seconds_teacher"] == pytest.approx(
+        plan["strategy"]["teacher_seconds"], abs=0.1
+    )
+    metrics = json.loads((run / "metrics.json").read_text())
+    teacher_metrics = json.loads((teacher / "metrics.json").read_text())
+    assert metrics["distill"]["teacher"] == str(teacher)
+    assert metrics["distill"]["teacher_test"]["accuracy"] == teacher_metrics["test"]["accuracy"]
+    assert metrics["distill"]["teacher_train_seconds"] == teacher_metrics["train_seconds"]
+    report = (run / "report.md").read_text()
+    assert "## Teacher and student" in report and str(teacher) in report
+
+    # interrupted after the teacher: the resumed run distils from the teacher it has
+    stamp = (teacher / "model" / "model.safetensors").stat().st_mtime_ns
+    RunStatus(run).update(state="interrupted")
+    (run / "metrics.json").unlink()
+    assert main(["run", str(spec), "--output", str(run), "--resume", "--quiet"]) == 0
+    assert (teacher / "model" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert RunStatus(run).data["state"] == "finished"

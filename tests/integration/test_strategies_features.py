@@ -129,6 +129,38 @@ def test_features_token_head_for_ner(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (tmp_path / "run" / "predictions.jsonl").read_text().strip()
 
 
+def test_features_token_head_by_lbfgs_fits_the_tagged_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NER with no learning rate or epochs: the L-BFGS path on the tagged tokens' vectors."""
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.runtime.engine import run_plan
+    from etbuilder.spec.loader import load_spec_text
+    from tests.fixtures.tiny_run import CPU
+
+    monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
+    backbone = make_tiny_bert(tmp_path / "bert")
+    text = (DATA / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    sentences = [s for s in "\n".join(lines).split("\n\n") if s.strip()][:120]
+    (tmp_path / "wnut.conll").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    spec = (
+        "etb: 1\nname: ner-lbfgs\n"
+        "data: {train: wnut.conll, split: {validation: 0.2, test: 0.2, stratify: false}}\n"
+        f"task: {{type: ner}}\nbackbone: {{model: {backbone}, max_length: 48}}\n"
+        "strategy: {type: features}\ncompute: {threads: 1}\n"
+    )
+    plan = compile_spec(load_spec_text(spec, base_dir=tmp_path), hardware=CPU)
+    assert plan.strategy.solver == "lbfgs"
+    result = run_plan(plan, tmp_path / "run", quiet=True)
+    trains = _records(tmp_path / "run", "train")
+    assert [r["l2"] for r in trains] == plan.strategy.l2_grid
+    losses = [r["loss"] for r in trains]  # weaker L2: a lower regularised optimum
+    assert losses == sorted(losses, reverse=True)
+    assert result.metrics["head_l2"] in plan.strategy.l2_grid
+    assert (tmp_path / "run" / "predictions.jsonl").read_text().strip()
+
+
 def test_features_linear_head_by_lbfgs_keeps_the_best_l2_on_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

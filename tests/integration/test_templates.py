@@ -24,13 +24,6 @@ def _raw(spec_path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _teacher_override(spec_path: Path, teacher: Path | str) -> list[str]:
-    """A distilling template names the teacher's run folder, trained first from teacher.yaml."""
-    if _raw(spec_path).get("strategy", {}).get("type") == "distill":
-        return [f"strategy.teacher={teacher}"]
-    return []
-
-
 def test_the_gallery_covers_every_task_and_strategy() -> None:
     assert len(TEMPLATES) >= 10, [p.parent.name for p in TEMPLATES]
     specs = [_raw(p) for p in TEMPLATES]
@@ -39,6 +32,7 @@ def test_the_gallery_covers_every_task_and_strategy() -> None:
     strategies |= {s["strategy"]["then"]["type"] for s in specs if "then" in s.get("strategy", {})}
     assert set(TASKS) <= tasks, set(TASKS) - tasks
     assert set(STRATEGIES) <= strategies, set(STRATEGIES) - strategies
+    assert any("tune" in s for s in specs), "no template searches with tune:"
 
 
 def test_the_gallery_stays_small() -> None:
@@ -68,8 +62,8 @@ def test_template_is_documented_validates_and_compiles(spec_path: Path) -> None:
     teacher = spec_path.parent / "teacher.yaml"
     if teacher.is_file():
         specs.insert(0, teacher)
-    for path in specs:
-        spec = load_spec(path, overrides=_teacher_override(path, teacher))
+    for path in specs:  # a distilling template's own plan compiles its teacher spec too
+        spec = load_spec(path)
         if path == spec_path:
             assert spec.name == spec_path.parent.name
         plan = compile_spec(spec, spec_path=path)
@@ -100,6 +94,19 @@ def test_readme_quotes_the_recorded_run(spec_path: Path) -> None:
         f"{metrics['train_seconds']:.1f} s ({metrics['steps']} steps"
     )
     assert "backbone minilm-l6" in readme
+    if "tune" in _raw(spec_path):  # a search: its best trial's run, and the study's figures
+        study = json.loads((folder / "study.json").read_text(encoding="utf-8"))
+        summary = study["summary"]
+        best_test = summary["best_test"]
+        assert metrics["test"][metric] == best_test[metric], "metrics.json: not the best trial's"
+        search = _readme_value(readme, "search")
+        assert search.startswith(
+            f"{study['wall_s']:.0f} s: {summary['trials']} trials ({summary['complete']} "
+            f"complete, {summary['pruned']} pruned, {summary['skipped']} did not fit, "
+            f"{summary['failed']} failed)"
+        ), search
+        best = _readme_value(readme, f"best trial (validation {metric})")
+        assert best.startswith(f"trial {summary['best_number']}: {summary['best_value']:.3f}")
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +116,11 @@ def tiny_backbone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny") / "bert")
 
 
-FULL_TRAINING_FILE = {"support-intents"}
-"""Templates whose label set only appears whole in the whole training file (77 intents)."""
+FULL_TRAINING_FILE = {"support-intents", "topup-automl"}
+"""Templates whose label set only appears whole in the whole training file (77 intents; 10
+intents split three ways from one file)."""
+TINY_SEARCH = ["tune.trials=2"]
+"""A template with `tune:` runs a two-trial study in CI."""
 
 
 def _tiny_overrides(spec_path: Path, backbone: Path) -> list[str]:
@@ -129,29 +139,41 @@ def _tiny_overrides(spec_path: Path, backbone: Path) -> list[str]:
 def test_short_run_of_template_ends_in_an_app_that_answers(
     spec_path: Path, tmp_path: Path, tiny_backbone: Path
 ) -> None:
-    from etbuilder.compiler.pipeline import compile_spec
-    from etbuilder.package.builder import build_app
+    """As a user runs it: `etb init --template` copies it, `etb run` on the copy trains (a
+    distilling template its teacher first; a searching one a short study), evaluates, reports
+    and packages an app, which answers."""
+    from etbuilder.cli.main import main
+    from etbuilder.gallery import copy_template
     from etbuilder.package.predict import predict_with_app
-    from etbuilder.runtime.engine import run_plan
-    from etbuilder.spec.loader import load_spec
 
-    teacher = spec_path.parent / "teacher.yaml"
-    if teacher.is_file():
-        spec = load_spec(teacher, overrides=_tiny_overrides(teacher, tiny_backbone))
-        done = run_plan(compile_spec(spec, spec_path=teacher), tmp_path / "teacher", quiet=True)
-        assert done.state == "finished"
+    copy = tmp_path / "copy"
+    copy_template(spec_path.parent.name, copy)
     overrides = _tiny_overrides(spec_path, tiny_backbone)
-    spec = load_spec(
-        spec_path, overrides=overrides + _teacher_override(spec_path, tmp_path / "teacher")
-    )
-    plan = compile_spec(spec, spec_path=spec_path)
-    result = run_plan(plan, tmp_path / "run", quiet=True)
-    assert result.state == "finished"
-    assert (tmp_path / "run" / "report.md").is_file()
-    app = build_app(result.run_dir)
+    teacher = copy / "teacher.yaml"
+    if teacher.is_file():  # what `--set` does to the student, done to its teacher spec
+        raw = _raw(teacher)
+        raw["backbone"]["model"] = str(tiny_backbone)
+        raw["train"]["epochs"] = 1
+        raw["data"]["max_train_rows"] = 64
+        teacher.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    searches = "tune" in _raw(spec_path)
+    if searches:
+        overrides += TINY_SEARCH
+    out = tmp_path / "run"
+    command = ["run", str(copy / "spec.yaml"), "--output", str(out), "--quiet"]
+    assert main([*command, *(a for o in overrides for a in ("--set", o))]) == 0
+    if searches:  # the study folder: its best trial's run folder and the packaged app
+        study = json.loads((out / "study.json").read_text(encoding="utf-8"))
+        assert study["summary"]["complete"] >= 1
+        run_dir, app = Path(study["summary"]["best_run"]), out / "app"
+    else:
+        run_dir, app = out, out / "app"
+    assert (run_dir / "report.md").is_file()
+    if teacher.is_file():
+        assert (run_dir / "teacher" / "metrics.json").is_file()
     manifest = json.loads((app / "manifest.json").read_text(encoding="utf-8"))
     request = json.loads((app / "examples" / "request.json").read_text(encoding="utf-8"))
     answers = predict_with_app(app, request["inputs"])
     assert len(answers) == len(request["inputs"])
     assert all(a["label"] in manifest["task"]["labels"] for a in answers if "label" in a)
-    assert (tmp_path / "run" / "app.tar.gz").is_file()
+    assert (app.parent / f"{app.name}.tar.gz").is_file()

@@ -378,3 +378,83 @@ def test_same_spec_and_data_give_identical_bytes(tmp_path: Path) -> None:
         json.loads(changed.to_json())["data"]["fingerprint"]
         != json.loads(first)["data"]["fingerprint"]
     )
+
+
+def _spec_teacher_project(tmp_path: Path, teacher: str) -> Plan:
+    scores = "text,label\n" + "".join(f"text number {i},{i % 5}.5\n" for i in range(60))
+    files: dict[str, str | bytes] = {
+        "train.csv": classification_csv(),
+        "scores.csv": scores,
+        "teacher.yaml": teacher,
+    }
+    spec = (
+        CLASSIFICATION_SPEC
+        + "strategy: {type: distill, teacher: teacher.yaml, student_layers: 3}\n"
+    )
+    return compile_project(tmp_path, spec, files)
+
+
+def test_a_spec_teacher_is_planned_as_a_stage_with_its_estimate(tmp_path: Path) -> None:
+    plan = _spec_teacher_project(tmp_path, CLASSIFICATION_SPEC + "train: {epochs: 2}\n")
+    teacher = compile_project(
+        tmp_path / "t",
+        CLASSIFICATION_SPEC + "train: {epochs: 2}\n",
+        {"train.csv": classification_csv()},
+    )
+    distill = plan.strategy
+    assert distill.type == "distill" and distill.teacher_kind == "spec"
+    assert distill.teacher == str(tmp_path / "teacher.yaml")
+    assert distill.teacher_seconds == teacher.estimates.seconds_total > 0
+    assert distill.teacher_layers == 6 and distill.teacher_parameters == (
+        teacher.estimates.parameters_total
+    )
+    assert plan.estimates.seconds_teacher == pytest.approx(distill.teacher_seconds, abs=0.1)
+    alone = _strategy_plan(tmp_path / "run", "distill")  # the same student, a run teacher
+    assert plan.estimates.seconds_total == pytest.approx(
+        alone.estimates.seconds_total + distill.teacher_seconds, abs=0.2
+    )
+    assert distill.actions[0].startswith(f"train the teacher from spec {tmp_path}/teacher.yaml")
+    assert "2 epochs" in distill.actions[0] and "teacher/" in distill.actions[0]
+    assert {d.key for d in plan.decisions} >= {"strategy.teacher", "strategy.teacher_seconds"}
+
+
+@pytest.mark.parametrize(
+    ("teacher", "message"),
+    [
+        ("etb: 1\nname: t\n", r"teacher spec .*teacher\.yaml is not valid:\n.*data"),
+        (
+            CLASSIFICATION_SPEC.replace("train.csv", "missing.csv"),
+            r"teacher spec .*teacher\.yaml does not compile:\n.*missing\.csv",
+        ),
+        (
+            CLASSIFICATION_SPEC.replace("classification", "regression").replace(
+                "train.csv", "scores.csv"
+            ),
+            r"teacher at .*teacher\.yaml is trained for regression, this spec is classification",
+        ),
+        (
+            CLASSIFICATION_SPEC + "  labels: [pos, neg]\n",
+            r"the teacher's labels \['pos', 'neg'\] differ from this task's \['neg', 'pos'\]",
+        ),
+        (
+            CLASSIFICATION_SPEC
+            + "tune: {space: {train.learning_rate: {log_uniform: [1.0e-5, 1.0e-3]}}}\n",
+            r"has a `tune:` section; a teacher is trained once",
+        ),
+        (
+            CLASSIFICATION_SPEC + "strategy: {type: distill, teacher: other.yaml}\n",
+            r"distils from a spec itself .*other\.yaml",
+        ),
+    ],
+    ids=["invalid", "no-data", "other-task", "other-labels", "tune", "chain"],
+)
+def test_a_bad_spec_teacher_says_what_is_wrong(tmp_path: Path, teacher: str, message: str) -> None:
+    with pytest.raises(CompileError, match=r"strategy\.teacher: (?s:.*)" + message):
+        _spec_teacher_project(tmp_path, teacher)
+
+
+def test_a_missing_spec_teacher_names_the_path(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {"train.csv": classification_csv()}
+    spec = CLASSIFICATION_SPEC + "strategy: {type: distill, teacher: techer.yaml}\n"
+    with pytest.raises(CompileError, match=r"no spec file at .*techer\.yaml; check the path"):
+        compile_project(tmp_path, spec, files)

@@ -98,12 +98,27 @@ def test_copy_inside_the_repository_keeps_a_relative_schema_path(tmp_path: Path)
         shutil.rmtree(inside, ignore_errors=True)
 
 
-def test_a_distilling_template_says_to_train_its_teacher_first(tmp_path: Path) -> None:
+def test_a_distilling_template_runs_with_one_command(tmp_path: Path) -> None:
+    """Its spec names the teacher's spec, which its own run trains first."""
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.spec.loader import load_spec
+
     copied = copy_template("spam-distilled", tmp_path / "d")
-    assert run_commands(copied, "d") == [
-        "etb run d/teacher.yaml --output d/teacher-run",
-        "etb run d/spec.yaml",
-    ]
+    assert run_commands(copied, "d") == ["etb run d/spec.yaml"]
+    spec = tmp_path / "d" / "spec.yaml"
+    plan = compile_spec(load_spec(spec), spec_path=spec)
+    assert plan.strategy.teacher == str(tmp_path / "d" / "teacher.yaml")
+    assert plan.strategy.teacher_kind == "spec"
+    assert plan.estimates.seconds_teacher > 0
+    assert plan.strategy.actions[0].startswith(f"train the teacher from spec {tmp_path}/d/")
+
+
+def test_a_searching_template_lists_the_strategies_it_tries_and_its_search_time() -> None:
+    automl = find_template("topup-automl")
+    assert automl.strategy == "tune: features | lora | finetune"
+    study = json.loads((automl.folder / "study.json").read_text(encoding="utf-8"))
+    assert automl.measured is not None and automl.measured.search_seconds == study["wall_s"]
+    assert find_template("sms-spam").measured.search_seconds is None  # type: ignore[union-attr]
 
 
 def test_a_folder_in_the_way_is_refused_unless_forced(tmp_path: Path) -> None:

@@ -128,6 +128,8 @@ def estimate_cost(ctx: CompileContext) -> CompileContext:
     per_epoch = train_flops + eval_flops
     seconds_epoch = per_epoch / throughput
     seconds_total = seconds_epoch * schedule.epochs + once / throughput
+    teacher = final.teacher_seconds if isinstance(final, DistillPlan) else None
+    seconds_total += teacher or 0.0
     estimates = Estimates(
         parameters_total=total,
         parameters_trainable=final.trainable_parameters,
@@ -137,6 +139,7 @@ def estimate_cost(ctx: CompileContext) -> CompileContext:
         throughput_flops=sig(throughput),
         seconds_per_epoch=round(seconds_epoch, 1),
         seconds_total=round(seconds_total, 1),
+        seconds_teacher=round(teacher or 0.0, 1),
         time_basis=tp.basis + (f", x {scale} processes" if scale > 1 else ""),
     )
     ctx = ctx.decide(

@@ -37,6 +37,7 @@ def lower_strategy(ctx: CompileContext) -> CompileContext:
         has_validation=bool(validation and validation.rows),
         task_type=task.type,
         labels=tuple(task.labels),
+        teacher_plan=ctx.teacher_plan,
     )
     strategy = ctx.spec.strategy
     plan, notes = LOWERINGS[strategy.type](strategy, info)

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from etbuilder.plan import BackboneInfo, BaseStrategyPlan, Decision, ParameterGroup, StrategyPlan
+from etbuilder.plan import (
+    BackboneInfo,
+    BaseStrategyPlan,
+    Decision,
+    ParameterGroup,
+    Plan,
+    StrategyPlan,
+)
 from etbuilder.zoo.architecture import (
     architecture,
     embedding_parameters,
@@ -37,6 +44,8 @@ class LoweringInput:
     """Whether a validation split exists (an L-BFGS head chooses its L2 strength on it)."""
     task_type: str
     labels: tuple[str, ...]
+    teacher_plan: Plan | None = None
+    """A distill teacher given as a spec: its plan (`compile_spec` compiles it first)."""
 
 
 def backbone_groups(

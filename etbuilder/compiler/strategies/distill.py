@@ -13,7 +13,13 @@ from etbuilder.compiler.strategies._common import (
     note,
 )
 from etbuilder.errors import CompileError
-from etbuilder.plan import DistillPlan, ParameterGroup, Plan
+from etbuilder.plan import (
+    TEACHER_FOLDER,
+    TEACHER_SPEC_SUFFIXES,
+    DistillPlan,
+    ParameterGroup,
+    Plan,
+)
 from etbuilder.spec.strategy import DistillStrategy
 from etbuilder.zoo.architecture import (
     architecture,
@@ -51,15 +57,32 @@ def lower_distill(strategy: DistillStrategy, info: LoweringInput) -> Lowered:
         )
     groups.append(head_group(info))
     key = cache_key("teacher-logits", teacher, info.fingerprint, info.max_length)
+    if teacher_kind == "spec":
+        tplan = info.teacher_plan
+        if tplan is None:
+            raise CompileError(
+                f"strategy.teacher: the teacher spec {teacher} was not compiled; compile the "
+                "spec with etbuilder.compiler.pipeline.compile_spec"
+            )
+        summary = teacher_facts(tplan, Path(teacher), info)
+        summary["teacher_seconds"] = tplan.estimates.seconds_total
+        epochs = tplan.schedule.epochs
+        first = (
+            f"train the teacher from spec {teacher} ({tplan.backbone.name}, "
+            f"{tplan.strategy.type}, {epochs} epoch{'' if epochs == 1 else 's'}, about "
+            f"{tplan.estimates.seconds_total:.0f} s) into the run folder's {TEACHER_FOLDER}/, "
+            "with its own metrics and report (a resumed run keeps a finished teacher)"
+        )
+    else:
+        summary = teacher_summary(Path(teacher), info)
+        first = f"load the teacher from run {teacher}"
     actions = [
-        f"load the teacher from {teacher_kind} {teacher}"
-        + (" (train it first with `etb run` on that spec)" if teacher_kind == "spec" else ""),
+        first,
         f"compute the teacher's logits on the training set once and cache them under key {key}",
         f"build a {keep}-layer student from {b.name}, initialised from layers {picked}",
         f"train the student on {strategy.alpha:g} x soft-target loss (temperature "
         f"{strategy.temperature:g}) + {1 - strategy.alpha:g} x hard-label loss",
     ]
-    summary = teacher_summary(Path(teacher), info) if teacher_kind == "run" else {}
     notes = [
         note("teacher", teacher, f"strategy.teacher resolved to a {teacher_kind}", "spec"),
         note(
@@ -75,6 +98,15 @@ def lower_distill(strategy: DistillStrategy, info: LoweringInput) -> Lowered:
             "teacher logits on the training set, keyed by teacher, data fingerprint and max_length",
         ),
     ]
+    if teacher_kind == "spec":
+        notes.append(
+            note(
+                "teacher_seconds",
+                summary["teacher_seconds"],
+                "the teacher stage: the estimate of the teacher spec's own plan on this machine "
+                "(counted in estimates.seconds_total)",
+            )
+        )
     plan = make_plan(
         DistillPlan,
         groups,
@@ -95,7 +127,7 @@ def _teacher_source(teacher: str, base_dir: Path) -> tuple[str, str]:
     path = Path(teacher).expanduser()
     if not path.is_absolute():
         path = base_dir / path
-    if path.suffix in (".yaml", ".yml"):
+    if path.suffix in TEACHER_SPEC_SUFFIXES:
         if not path.is_file():
             raise CompileError(f"strategy.teacher: no spec file at {path}; check the path")
         return str(path), "spec"
@@ -122,16 +154,21 @@ def teacher_summary(run: Path, info: LoweringInput) -> dict[str, object]:
             f"strategy.teacher: {file} is not a readable plan ({first}); point at the folder "
             "of a finished `etb run`"
         ) from None
+    return teacher_facts(plan, run, info)
+
+
+def teacher_facts(plan: Plan, where: Path, info: LoweringInput) -> dict[str, object]:
+    """The teacher's backbone, layers and parameters, once its task is checked against this one."""
     if plan.task.type != info.task_type:
         raise CompileError(
-            f"strategy.teacher: the teacher at {run} was trained for {plan.task.type}, this "
+            f"strategy.teacher: the teacher at {where} is trained for {plan.task.type}, this "
             f"spec is {info.task_type}; distil from a teacher of the same task"
         )
     if plan.task.labels and list(plan.task.labels) != list(info.labels):
         raise CompileError(
             f"strategy.teacher: the teacher's labels {plan.task.labels} differ from this "
-            f"task's {list(info.labels)}; set task.labels to the teacher's order, or use a "
-            "teacher trained on the same labels"
+            f"task's {list(info.labels)}; set task.labels to the same order in both specs, or "
+            "use a teacher trained on the same labels"
         )
     return {
         "teacher_backbone": plan.backbone.name,

@@ -338,6 +338,9 @@ class HttpServer:
             + "\r\n"
         )
         writer.write(head.encode("latin-1") + response.body)
+        transport = writer.transport
+        if not transport.is_closing() and transport.get_write_buffer_size() == 0:
+            return  # the kernel took it all: no task and timer to wait on (most answers)
         try:
             await asyncio.wait_for(writer.drain(), self.limits.body_timeout_s)
         except TimeoutError:

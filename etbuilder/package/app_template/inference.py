@@ -41,6 +41,21 @@ class InputError(ValueError):
         self.status = status
 
 
+class ModelLoadError(RuntimeError):
+    """A file of the app that the model needs cannot be read: one line naming the file, why,
+    and what to do (the server prints it and exits instead of a traceback)."""
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        if len(why) > 300:
+            why = why[:297] + "..."
+        super().__init__(
+            f"cannot load {path}: {why} -- the app folder is damaged or incomplete: extract it "
+            "again from its archive (app.tar.gz), or rebuild it with `etb package RUN`"
+        )
+        self.path = path
+
+
 def cpu_count() -> int:
     """Cores this process may use (the affinity mask, not the whole machine)."""
     try:
@@ -120,10 +135,13 @@ class Predictor:
         """spin: let onnxruntime's idle threads busy-wait (lower latency in a batch job; a
         server turns it off so that its event loop keeps the CPU between batches)."""
         self.app_dir = Path(app_dir)
-        self.manifest: dict[str, Any] = json.loads(
-            (self.app_dir / "manifest.json").read_text(encoding="utf-8")
-        )
-        task = self.manifest["task"]
+        manifest_file = self.app_dir / "manifest.json"
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_file.read_text(encoding="utf-8"))
+            task = self.manifest["task"]
+            served = self.manifest["model"]["served"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelLoadError(manifest_file, exc) from None
         self.task: str = task["type"]
         self.output: str = task["output"]
         """What one answer holds: label, labels, value, entities or vector (see decode)."""
@@ -131,14 +149,19 @@ class Predictor:
         self.max_length: int = int(task["max_length"])
         self.options: dict[str, Any] = dict(task.get("options", {}))
         self.pair: bool = self.manifest["inputs"]["kind"] == "pair"
-        served = self.manifest["model"]["served"]
         self.model_file: str = model_file or served
-        self.tokenizer = Tokenizer.from_file(str(self.app_dir / "tokenizer.json"))
+        try:
+            self.tokenizer = Tokenizer.from_file(str(self.app_dir / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises its own Exception subclass
+            raise ModelLoadError(self.app_dir / "tokenizer.json", exc) from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_length, strategy="longest_first")
         self.threads = threads or cpu_count()
         self.spin = spin
-        self.session = self._open(self.model_file, pre_optimized=self.model_file == served)
+        try:
+            self.session = self._open(self.model_file, pre_optimized=self.model_file == served)
+        except Exception as exc:  # onnxruntime's Fail, InvalidProtobuf, NoSuchFile, ...
+            raise ModelLoadError(self.app_dir / self.model_file, exc) from None
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.pad_id = int(self.manifest["tokenizer"].get("pad_id", 0))
         self.truncated = 0
@@ -232,6 +255,11 @@ class Predictor:
         return outputs
 
     def _run(self, encodings: Sequence[Encoding]) -> np.ndarray:
+        feeds = self.feeds(encodings)
+        return np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+
+    def feeds(self, encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+        """The model's inputs for `encodings`, padded to the longest."""
         width = max(len(e.ids) for e in encodings)
         shape = (len(encodings), width)
         arrays = {
@@ -244,8 +272,7 @@ class Predictor:
             arrays["input_ids"][row, :n] = enc.ids
             arrays["attention_mask"][row, :n] = 1
             arrays["token_type_ids"][row, :n] = enc.type_ids
-        feeds = {name: arrays[name] for name in self.input_names}
-        return np.asarray(self.session.run(None, feeds)[0], dtype=np.float32)
+        return {name: arrays[name] for name in self.input_names}
 
     def predict(self, inputs: Sequence[Input]) -> list[dict[str, Any]]:
         """One prediction per input, in input order."""

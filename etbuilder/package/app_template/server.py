@@ -91,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     sock = _bind(args.host, args.port, args.reuse_port)
     loader.join()
     if "error" in box:
+        from inference import ModelLoadError
+
+        if isinstance(box["error"], ModelLoadError):
+            raise SystemExit(f"error: {box['error']}")
         raise box["error"]
     from app_routes import App
 

@@ -137,6 +137,8 @@ def comparison(plan: Plan, student: nn.Module, data: Data, device: Any) -> dict[
             for k, v in tmetrics.get("test", {}).items()
             if isinstance(v, int | float) and not isinstance(v, bool) and k != "n"
         },
+        "teacher_backbone": tplan.backbone.name,
+        "teacher_train_seconds": tmetrics.get("train_seconds"),
         "teacher_parameters": sum(p.numel() for p in teacher.parameters()),
         "student_parameters": sum(p.numel() for p in student.parameters()),
         "student_layers": list(distill.student_layers),

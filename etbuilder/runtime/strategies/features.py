@@ -24,7 +24,7 @@ from etbuilder.plan.tasks import TASK_RULES
 from etbuilder.report.metrics import primary
 from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime.batching import collate, sorted_batches
-from etbuilder.runtime.encode import Encoded
+from etbuilder.runtime.encode import IGNORE, Encoded
 from etbuilder.runtime.feature_pooling import install_pooling
 from etbuilder.runtime.heads import head_of
 from etbuilder.runtime.inference import Outputs, decode, split_metrics
@@ -38,9 +38,7 @@ from etbuilder.runtime.strategies.lbfgs_head import fit_lbfgs
 from etbuilder.runtime.trainer_surface import Data, TrainState
 
 LBFGS_CHUNK = 8192
-"""Pooled rows per chunk of the full-batch objective."""
-LBFGS_TOKEN_CHUNK = 256
-"""Sentences per chunk when the head reads every token's vector."""
+"""Rows per chunk of the full-batch objective: pooled texts, or labelled tokens."""
 
 
 class HeadOnly(nn.Module):
@@ -215,12 +213,20 @@ class FeatureTrainer:
         return state
 
     def _chunks(self, rows_per_chunk: int) -> list[dict[str, torch.Tensor]]:
-        """The training split as batches on the device, in order."""
-        n = len(self.data.train)
+        """The training split as batches on the device, in order. Token features: only the
+        labelled tokens' vectors, flat (a linear head reads each token on its own, and the
+        loss ignores the rest), so no chunk carries padding or unlabelled sub-words."""
+        if self.train.tokens:
+            inputs, labels = _labelled_tokens(self.train, self.data.train)
+        else:
+            inputs, labels = self.train.values, None
+            if self.data.train.targets is not None:
+                labels = torch.from_numpy(np.ascontiguousarray(self.data.train.targets))
         chunks = []
-        for i in range(0, n, rows_per_chunk):
-            rows = np.arange(i, min(n, i + rows_per_chunk))
-            batch = _batch(self.train, self.data.train, rows, self.data.pad_id)
+        for i in range(0, len(inputs), rows_per_chunk):
+            batch = {"input_ids": inputs[i : i + rows_per_chunk]}
+            if labels is not None:
+                batch["labels"] = labels[i : i + rows_per_chunk]
             chunks.append({k: v.to(self.acc.device) for k, v in batch.items()})
         return chunks
 
@@ -229,7 +235,7 @@ class FeatureTrainer:
         is kept (without validation the plan holds a single strength)."""
         state = self.state
         started = time.perf_counter()
-        chunks = self._chunks(LBFGS_TOKEN_CHUNK if self.train.tokens else LBFGS_CHUNK)
+        chunks = self._chunks(LBFGS_CHUNK)
         task, scale = self.task, self.data.loss_scale
 
         def loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -343,6 +349,16 @@ class FeatureTrainer:
         stopping = self.schedule.early_stopping
         if early_stopping and stopping is not None and state.bad_evals >= stopping.patience:
             state.stopped = "early_stopping"
+
+
+def _labelled_tokens(features: Features, encoded: Encoded) -> tuple[torch.Tensor, torch.Tensor]:
+    """The vectors and tags of the tokens that carry a tag (first sub-words), flat."""
+    if encoded.token_targets is None:
+        raise RunError("strategy features: the training split has no token tags to fit")
+    targets = np.asarray(encoded.token_targets)
+    keep = torch.from_numpy(np.flatnonzero(targets != IGNORE))
+    labels = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.int64))[keep]
+    return features.values[keep].float().contiguous(), labels
 
 
 def _number(value: Any) -> bool:
