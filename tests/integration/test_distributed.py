@@ -287,12 +287,27 @@ def _nodes(
 
 
 def _wait(nodes: list[subprocess.Popen[bytes]], timeout: float) -> list[str]:
+    """Every node's stderr; a node still running after `timeout` s fails the test with all of
+    them (the one that stopped first usually says why the other waits)."""
+    deadline = time.monotonic() + timeout
+    errors: list[str] = []
     try:
-        return [node.communicate(timeout=timeout)[1].decode() for node in nodes]
+        for node in nodes:
+            left = max(1.0, deadline - time.monotonic())
+            errors.append(node.communicate(timeout=left)[1].decode())
+    except subprocess.TimeoutExpired:
+        for node in nodes:
+            if node.poll() is None:
+                node.kill()
+        errors += [node.communicate()[1].decode() for node in nodes[len(errors) :]]
+        raise AssertionError(
+            f"a node ran past {timeout} s:\n" + "\n---\n".join(e[-2000:] for e in errors)
+        ) from None
     finally:
         for node in nodes:
             if node.poll() is None:
                 node.kill()
+    return errors
 
 
 def test_two_nodes_on_loopback_lose_a_rank_then_resume(project: Path, ddp_run: Path) -> None:
