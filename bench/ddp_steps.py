@@ -1,9 +1,10 @@
-"""One process vs two DDP processes (torchrun, gloo) on this CPU: optimizer-step time, side by side.
+"""One process vs 2 DDP vs 2 FSDP processes (torchrun, gloo) on this CPU: step time side by side.
 
     PYTHONPATH=. .venv/bin/python bench/ddp_steps.py [--rows 512] [--model minilm-l6]
 
 The same spec and global batch (32) in both: one process with all the cores (batch 16,
-accumulation 2), and torchrun with 2 processes of one core each (batch 16 each). One epoch over
+accumulation 2), and torchrun with 2 processes of one core each (batch 16 each), DDP (a full
+copy each) or FSDP (`parallelism: fsdp`, each holds half of every weight). One epoch over
 `--rows` sst2_glue sentences, no app. Figures from each run's metrics.json: the training seconds
 (step time only, no evaluation) of the main process, per optimizer step.
 """
@@ -37,6 +38,12 @@ LAYOUTS = {
         "compute.processes_per_node=2",
         "compute.threads=1",
     ],
+    "2 FSDP processes x 1 thread": [
+        "compute.engine=torchrun",
+        "compute.processes_per_node=2",
+        "compute.threads=1",
+        "compute.parallelism=fsdp",
+    ],
 }
 
 
@@ -51,8 +58,8 @@ def main() -> None:
     (work / "spec.yaml").write_text(SPEC.format(model=args.model), encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     results = {}
-    for name, overrides in LAYOUTS.items():
-        out = work / name.split()[0]
+    for number, (name, overrides) in enumerate(LAYOUTS.items()):
+        out = work / f"layout-{number}"
         sets = [x for o in overrides for x in ("--set", o)]
         command = [sys.executable, "-m", "etbuilder.cli.main", "run", "spec.yaml", *sets]
         subprocess.run([*command, "--output", str(out), "--quiet"], cwd=work, env=env, check=True)
@@ -63,10 +70,17 @@ def main() -> None:
             f"{name:28s} {metrics['steps']:3d} steps  {step_ms:7.1f} ms/step  "
             f"{metrics['samples_per_s']:7.1f} samples/s  "
             f"test accuracy {metrics['test']['accuracy']:.4f}"
+            + (
+                f"  parameters on rank 0: {metrics['fsdp']['parameters_on_rank0']:,} of "
+                f"{metrics['fsdp']['parameters']:,}"
+                if "fsdp" in metrics
+                else ""
+            )
         )
-    one, two = results.values()
-    ratio = one["train_seconds"] / one["steps"] / (two["train_seconds"] / two["steps"])
-    print(f"2 processes vs 1: {ratio:.2f}x the optimizer steps per second")
+    one = results[next(iter(LAYOUTS))]
+    for name, metrics in list(results.items())[1:]:
+        ratio = one["train_seconds"] / one["steps"] / (metrics["train_seconds"] / metrics["steps"])
+        print(f"{name} vs 1 process: {ratio:.2f}x the optimizer steps per second")
 
 
 if __name__ == "__main__":

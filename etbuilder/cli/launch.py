@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the run in --output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    timeout: float | None = None
     try:
         from etbuilder.errors import RunError
         from etbuilder.plan import Plan
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.plan.is_file():
             raise RunError(f"no plan at {args.plan}; write it with `etb plan SPEC --json > FILE`")
         plan = Plan.from_json(args.plan.read_text(encoding="utf-8"))
+        timeout = plan.compute.collective_timeout_s
         check_runnable(plan)
         main_process = os.environ.get("RANK", "0") == "0"
         if args.resume and args.output is None and main_process:  # the others receive it
@@ -46,12 +48,40 @@ def main(argv: list[str] | None = None) -> int:
     except (Exception, KeyboardInterrupt) as error:
         rank = os.environ.get("RANK", "0")
         print(f"etb: rank {rank} stopped:", file=sys.stderr)
-        return report(_lost_contact(error, rank) or error)
+        return report(_timed_out(error, rank, timeout) or _lost_contact(error, rank) or error)
     return 0
 
 
 PEER_LOST = ("gloo", "NCCL", "Connection reset", "Connection closed", "Broken pipe")
 """What torch.distributed says when another process of the job went away mid-collective."""
+
+
+TIMED_OUT = ("Timed out", "timed out", "Timeout", "timeout")
+"""What torch.distributed says when a collective waited longer than the process group's timeout."""
+
+
+def _timed_out(error: BaseException, rank: str, timeout: float | None) -> BaseException | None:
+    """A RunError naming the ranks that stopped answering, for a collective that timed out."""
+    from etbuilder.errors import RunError
+    from etbuilder.runtime.watch import behind, noted_step
+
+    text = str(error)
+    distributed = type(error).__module__.startswith("torch") or any(
+        word in text for word in ("gloo", "NCCL", "c10d", "ProcessGroup")
+    )
+    if not distributed or not any(word in text for word in TIMED_OUT) or timeout is None:
+        return None
+    late = behind()
+    who = (
+        f"{late} stopped answering while this rank started step {noted_step()}"
+        if late
+        else "another rank stopped answering (which one could not be told)"
+    )
+    return RunError(
+        f"rank {rank} waited {timeout:.0f} s in a collective (compute.collective_timeout) and "
+        f"gave up: {who}. A rank that hangs (a stuck data read, a deadlock, a frozen machine) "
+        "stops the job this way; raise compute.collective_timeout if that rank was only slow"
+    )
 
 
 def _lost_contact(error: BaseException, rank: str) -> BaseException | None:

@@ -217,9 +217,13 @@ def show(plan: Plan, console: Console, spec_file: str = "SPEC") -> None:
             console.print(f"  [yellow]{w.code}[/yellow]: {w.message}")
     else:
         console.print("[green]No warnings.[/green]")
-    console.print(
-        f"[bold]Commands[/bold] ({plan.compute.engine}, {plan.compute.world_size} process(es))"
-    )
+    compute = plan.compute
+    layout = f"{compute.engine}, {compute.world_size} process(es)"
+    if compute.world_size > 1:
+        layout += f", {compute.parallelism}"
+        layout += f" ({compute.sharding} sharding)" if compute.sharding else ""
+        layout += f", collective timeout {compute.collective_timeout_s:.0f} s"
+    console.print(f"[bold]Commands[/bold] ({layout})")
     for c in plan.compute.commands:
         env = " ".join(f"{k}={v}" for k, v in sorted(c.env.items()))
         console.print(

@@ -228,6 +228,12 @@ class ComputePlan(PlanModel):
     processes_per_node: int
     world_size: int
     parallelism: Literal["ddp", "fsdp"]
+    sharding: Literal["full", "hybrid"] | None = None
+    """fsdp: full (one shard group of every process) or hybrid (shard within a node, replicate
+    across nodes); None under ddp."""
+    collective_timeout_s: float = 1800.0
+    """How long a process waits in one collective before the job fails (torch's own default
+    when a plan does not say)."""
     threads_per_process: int
     commands: list[NodeCommand]
     """The exact command line(s) each node runs."""

@@ -168,8 +168,10 @@ def check_same_spec(run_dir: Path, spec: Spec) -> None:
         )
 
 
-IGNORED_ON_RESUME = frozenset({"description"})
-"""Spec keys whose change does not affect the run, so --resume accepts it."""
+IGNORED_ON_RESUME = frozenset({"description", "compute.rendezvous"})
+"""Spec keys whose change does not affect the run, so --resume accepts it. Where the nodes meet
+may change between attempts (node 0 restarted on another host or port): `etb run --master`
+sets it on every attempt."""
 
 
 def spec_changes(saved: Any, current: Any, path: str = "") -> list[str]:
@@ -177,7 +179,7 @@ def spec_changes(saved: Any, current: Any, path: str = "") -> list[str]:
     if isinstance(saved, dict) and isinstance(current, dict):
         changes = []
         for key in dict.fromkeys([*saved, *current]):
-            if not path and key in IGNORED_ON_RESUME:
+            if f"{path}{key}" in IGNORED_ON_RESUME:
                 continue
             changes += spec_changes(saved.get(key), current.get(key), f"{path}{key}.")
         return changes

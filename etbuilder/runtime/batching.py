@@ -66,19 +66,45 @@ class LengthGroupedBatches:
         shuffled = rng.permutation(len(batches))
         return [batches[i] for i in shuffled]
 
-    def batches(self, epoch: int) -> list[np.ndarray]:
-        """This process's batches of `epoch`; every process gets the same count."""
-        batches = self.global_batches(epoch)
-        if self.world == 1:
-            return batches
-        usable = len(batches) - len(batches) % self.world
-        if usable == 0:
-            return batches[:1]
-        return batches[self.rank : usable : self.world]
+    def steps(self, epoch: int, accumulation: int = 1) -> list[Step]:
+        """This process's share of every optimizer step of `epoch`.
 
-    def __len__(self) -> int:
-        n = -(-len(self.lengths) // self.batch_size)
-        return max(1, n - n % self.world) // self.world if self.world > 1 else n
+        A step takes `accumulation x world` consecutive global batches and process r takes every
+        world-th of them from the r-th, so all processes together see exactly the batches one
+        process accumulating them would. The last step of an epoch may hold fewer batches than
+        that: each process then runs as many micro-batches as the busiest one (stand-ins weighted
+        0 fill up), and the loss weight `world / batches` keeps the step's gradient the mean over
+        its real batches, as in one process. Every example counts once per epoch."""
+        batches = self.global_batches(epoch)
+        per_step = max(1, accumulation) * self.world
+        steps = []
+        for start in range(0, len(batches), per_step):
+            chunk = batches[start : start + per_step]
+            mine: list[np.ndarray | None] = list(chunk[self.rank :: self.world])
+            mine += [None] * (-(-len(chunk) // self.world) - len(mine))
+            steps.append(Step(mine, chunk, self.world / len(chunk)))
+        return steps
+
+    def batches(self, epoch: int) -> list[np.ndarray]:
+        """This process's batches of `epoch` (one per step, no accumulation)."""
+        return [b for step in self.steps(epoch) for b in step.micro if b is not None]
+
+
+@dataclass
+class Step:
+    """One optimizer step as one process runs it."""
+
+    micro: list[np.ndarray | None]
+    """This process's micro-batches; None: a stand-in (the step's first batch, weight 0) so that
+    every process runs the same number of forward and backward passes."""
+    batches: list[np.ndarray]
+    """Every process's batches of this step, in order."""
+    weight: float
+    """Loss weight of each real micro-batch: world size / batches in the step."""
+
+    @property
+    def rows(self) -> int:
+        return sum(len(b) for b in self.batches)
 
 
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -174,9 +174,11 @@ def _train_and_report(
             finally:
                 progress.close()
             trainer.load_best()
-            model = setup.export_model(plan, trainer.unwrapped())
+            model = setup.trained_model(plan, trainer, main=main)
         if not main:
             return RunResult(run_dir, {}, "finished")
+        if trains:
+            model = setup.export_model(plan, model)
         return finish.finalize(
             plan, run_dir, model, tokenizer, examples, encoded, trainer, accelerator, log
         )

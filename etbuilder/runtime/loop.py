@@ -11,14 +11,12 @@ optimizer, scheduler, RNG states, data position).
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -26,7 +24,8 @@ from etbuilder.plan import Plan, SchedulePlan
 from etbuilder.report.metrics import primary
 from etbuilder.report.rundir import MetricsLog
 from etbuilder.runtime import checkpoint as ckpt
-from etbuilder.runtime.batching import LengthGroupedBatches, collate
+from etbuilder.runtime import fsdp, watch
+from etbuilder.runtime.batching import LengthGroupedBatches, Step, collate
 from etbuilder.runtime.encode import Encoded
 from etbuilder.runtime.heads import head_of
 from etbuilder.runtime.inference import decode, run_model, split_metrics
@@ -78,24 +77,31 @@ class Trainer:
         self.sampler = LengthGroupedBatches(
             data.train.lengths, sched.batch_size, sched.seed, rank=self.rank, world=self.world
         )
-        self.micro_per_epoch = len(self.sampler.batches(0))
-        self.steps_per_epoch = math.ceil(self.micro_per_epoch / self.accum)
+        self.steps_per_epoch = len(self.sampler.steps(0, self.accum))
         self.schedule = self._schedule(sched)
         self.metric = plan.task.metric
         if data.validation is not None and not _labelled(data.validation):
             self.metric = "loss"  # unlabelled pairs (in-batch negatives): select on the loss
+        self.sharded = fsdp.sharded(plan, self.world)
         if (
             sparse_embeddings
             and plan.compute.sparse_embeddings
             and use_sparse_embeddings(accelerator.device.type, self.world)
         ):
             enable_sparse_embedding(model)
+        if self.sharded:  # FSDP: the optimizer holds the shards, so it comes after sharding
+            model = fsdp.shard_model(model, plan, accelerator.device)
         self.optimizer = build_optimizer(model, self.schedule, lr_scales=dict(lr_scales or {}))
         self.scheduler = build_scheduler(self.optimizer, self.schedule)
-        self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.sharded:
+            self.model = model
+        else:
+            self.model, self.optimizer = accelerator.prepare(model, self.optimizer)
+        self.params: list[torch.Tensor] = [p for p in self.model.parameters() if p.requires_grad]
         self.state = TrainState()
         self.strategy_figures: dict[str, Any] = {}
+        if self.sharded:
+            self.strategy_figures["fsdp"] = fsdp.figures(self.model, plan)
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.log_every = max(1, min(20, self.schedule.total_steps // 100))
 
@@ -116,7 +122,10 @@ class Trainer:
         return self.acc.unwrap_model(self.model)
 
     def weights(self) -> dict[str, torch.Tensor]:
-        """A detached CPU copy of the model's weights."""
+        """A detached CPU copy of the model's weights (FSDP: gathered, on rank 0 only; every
+        rank must call it)."""
+        if self.sharded:
+            return fsdp.full_weights(self.model)
         return {
             k: v.detach().to("cpu", copy=True) for k, v in self.unwrapped().state_dict().items()
         }
@@ -125,13 +134,19 @@ class Trainer:
         from accelerate.utils import gather_object
 
         rng = gather_object([(self.rank, ckpt.rng_state())])
-        if self.acc.is_main_process:
+        main = self.acc.is_main_process
+        if self.sharded:  # collectives: every rank takes part, rank 0 receives
+            weights = self.weights()
+            optimizer = fsdp.full_optimizer_state(self.model, self.optimizer)
+        elif main:
+            weights, optimizer = self.weights(), self.optimizer.state_dict()
+        if main:
             ckpt.write_checkpoint(
                 self.ckpt_dir,
                 self.state.step,
-                model_state=self.weights(),
+                model_state=weights,
                 optimizer_state={
-                    "optimizer": self.optimizer.state_dict(),
+                    "optimizer": optimizer,
                     "scheduler": self.scheduler.state_dict(),
                 },
                 state={"train": asdict(self.state), "sampler": self._sampler_state()},
@@ -150,8 +165,12 @@ class Trainer:
     def restore(self, folder: Path) -> None:
         """Continue from checkpoint `folder` exactly where it was written."""
         saved = ckpt.read_checkpoint(folder, self.rank)
-        self.unwrapped().load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"]["optimizer"])
+        if self.sharded:  # every rank read the full state: each keeps its shard
+            fsdp.load_weights(self.model, saved["model"], from_rank0=False)
+            fsdp.load_optimizer_state(self.model, self.optimizer, saved["optimizer"]["optimizer"])
+        else:
+            self.unwrapped().load_state_dict(saved["model"])
+            self.optimizer.load_state_dict(saved["optimizer"]["optimizer"])
         self.scheduler.load_state_dict(saved["optimizer"]["scheduler"])
         self.state = TrainState(**saved["state"]["train"])
         ckpt.set_rng_state(saved["rng"])
@@ -168,7 +187,7 @@ class Trainer:
         if data.validation is None or data.validation_examples is None:
             return None
         result: list[Any] = [None]
-        if self.acc.is_main_process:
+        if self.acc.is_main_process or self.sharded:  # FSDP: each forward gathers the shards
             model = self.unwrapped()
             outputs = run_model(
                 model,
@@ -180,6 +199,9 @@ class Trainer:
                 autocast=self.acc.autocast,
                 loss_scale=data.loss_scale,
             )
+            if self.sharded:
+                fsdp.reshard(self.model)
+        if self.acc.is_main_process:
             if self.metric == "loss":
                 metrics: dict[str, Any] = {"loss": outputs.loss}
             else:
@@ -244,27 +266,23 @@ class Trainer:
         window = {"steps": 0, "samples": 0, "tokens": 0, "seconds": 0.0}
         self.model.train()
         while state.epoch < self.schedule.epochs and state.stopped is None:
-            batches = self.sampler.batches(state.epoch)
-            groups = [batches[i : i + self.accum] for i in range(0, len(batches), self.accum)]
-            for group in groups[state.position // self.accum :]:
+            steps = self.sampler.steps(state.epoch, self.accum)
+            for step in steps[state.position // self.accum :]:
+                watch.note_step(self.rank, self.world, state.step + 1)
                 t0 = time.perf_counter()
-                loss_sum += self._step(group)
+                loss_sum += self._step(step)
                 seconds = time.perf_counter() - t0
-                rows = sum(len(g) for g in group)
-                real = int(sum(int(self.data.train.lengths[g].sum()) for g in group))
-                padded = int(sum(len(g) * int(self.data.train.lengths[g].max()) for g in group))
+                lengths = self.data.train.lengths
+                real = int(sum(int(lengths[b].sum()) for b in step.batches))
+                padded = int(sum(len(b) * int(lengths[b].max()) for b in step.batches))
                 state.step += 1
-                state.position += len(group)
-                state.samples += rows * self.world
-                state.tokens += real * self.world
-                state.padded_tokens += padded * self.world
+                state.position += self.accum  # a step's worth, whatever the last step holds
+                state.samples += step.rows
+                state.tokens += real
+                state.padded_tokens += padded
                 state.train_seconds += seconds
                 state.elapsed = time.perf_counter() - started
-                for key, value in (
-                    ("steps", 1),
-                    ("samples", rows * self.world),
-                    ("tokens", real * self.world),
-                ):
+                for key, value in (("steps", 1), ("samples", step.rows), ("tokens", real)):
                     window[key] += value
                 window["seconds"] += seconds
                 progress.advance(1)
@@ -276,7 +294,7 @@ class Trainer:
                     self._eval_now(progress, started)
                 if ckpt_every and state.step % ckpt_every == 0:
                     self.save_checkpoint()
-                if budget is not None and time.perf_counter() - started >= budget:
+                if budget is not None and self._out_of_time(time.perf_counter() - started, budget):
                     state.stopped = "time_budget"
                 if state.stopped:
                     break
@@ -296,6 +314,18 @@ class Trainer:
         self.save_checkpoint()
         return state
 
+    def _out_of_time(self, elapsed: float, budget: float) -> bool:
+        """Whether the time budget is spent, agreed by every process (the first one out of
+        time stops them all at the same step; else the others would wait in a collective)."""
+        over = elapsed >= budget
+        if self.world == 1:
+            return over
+        import torch.distributed as dist
+
+        flag = torch.tensor([1.0 if over else 0.0], device=self.acc.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() > 0)
+
     def _eval_now(self, progress: Progress, started: float) -> None:
         metrics = self.evaluate()
         self.state.elapsed = time.perf_counter() - started
@@ -303,26 +333,35 @@ class Trainer:
             self._after_eval(metrics, progress)
         self.model.train()
 
-    def _step(self, group: list[np.ndarray]) -> torch.Tensor:
-        """One optimizer step over `group` micro-batches; returns the summed mean loss."""
+    def _step(self, step: Step) -> torch.Tensor:
+        """One optimizer step over this process's micro-batches; returns the mean loss of its
+        real ones (what the log shows, as before: rank 0's)."""
         total = torch.zeros((), device=self.acc.device)
-        for j, rows in enumerate(group):
+        real = max(1, sum(rows is not None for rows in step.micro))
+        for j, rows in enumerate(step.micro):
+            weight = step.weight if rows is not None else 0.0
+            rows = rows if rows is not None else step.batches[0]
             batch = collate(self.data.train, rows, self.data.pad_id)
             batch = {k: v.to(self.acc.device, non_blocking=True) for k, v in batch.items()}
-            last = j == len(group) - 1
+            last = j == len(step.micro) - 1
+            if self.sharded:
+                fsdp.set_gradient_sync(self.model, last)
             sync = (
                 contextlib.nullcontext()
-                if last or self.world == 1
+                if last or self.world == 1 or self.sharded
                 else self.acc.no_sync(self.model)
             )
             with sync, self.acc.autocast():
                 loss = self.head.loss(self.model, batch, self.task, self.data.loss_scale)
-                loss = loss / len(group)
-            self.acc.backward(loss)
-            total += loss.detach()
+            self.acc.backward(loss * weight)
+            if weight:
+                total += loss.detach() / real
         if getattr(self.acc, "scaler", None) is not None:  # fp16: clip the true gradients
             self.acc.unscale_gradients()
-        clip_gradients(self.params, self.schedule.max_grad_norm)
+        if self.sharded:
+            fsdp.clip(self.params, self.schedule.max_grad_norm)
+        else:
+            clip_gradients(self.params, self.schedule.max_grad_norm)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -350,7 +389,9 @@ class Trainer:
 
     def load_best(self) -> None:
         """Put the best evaluated weights back into the model (no-op without validation)."""
-        if self.best_weights is not None:
+        if self.best_weights is not None and self.sharded:  # rank 0 holds them
+            fsdp.load_weights(self.model, self.best_weights, from_rank0=True)
+        elif self.best_weights is not None:
             self.unwrapped().load_state_dict(self.best_weights)
 
 

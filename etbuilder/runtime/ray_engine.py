@@ -36,7 +36,7 @@ def run_on_ray(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool =
     try:
         import ray
         from ray.train import FailureConfig, RunConfig, ScalingConfig
-        from ray.train.torch import TorchTrainer
+        from ray.train.torch import TorchConfig, TorchTrainer
     except ImportError:
         raise MissingExtraError("ray", "ray") from None
     compute = plan.compute
@@ -51,6 +51,7 @@ def run_on_ray(plan: Plan, run_dir: Path, *, resume: bool = False, quiet: bool =
     trainer = TorchTrainer(
         _train_worker,
         train_loop_config={"plan": plan.to_json(), "run_dir": str(run_dir), "resume": resume},
+        torch_config=TorchConfig(timeout_s=round(compute.collective_timeout_s)),
         scaling_config=ScalingConfig(
             num_workers=compute.world_size,
             use_gpu=gpu,
@@ -83,10 +84,17 @@ def _connect(
         try:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=not quiet)
         except (ConnectionError, RuntimeError) as error:
+            auth = "InvalidAuthToken" in str(error) or "auth" in str(error).lower()
+            hint = (
+                "the cluster asks for a token: set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN, or "
+                "the cluster's ~/.ray/auth_token) where `etb run` runs"
+                if auth
+                else "start it with `ray start --head` there, or remove compute.rendezvous to "
+                "start a local Ray"
+            )
             raise RunError(
                 f"cannot reach the Ray cluster at compute.rendezvous {address!r}: "
-                f"{_first_line(error)}; start it with `ray start --head` there, or remove "
-                "compute.rendezvous to start a local Ray"
+                f"{_first_line(error)}; {hint}"
             ) from None
         return
     ray.init(

@@ -25,8 +25,11 @@ MIXED_PRECISION = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
 def make_accelerator(plan: Plan) -> Any:
     """An Accelerator for the plan's device and precision (DDP when launched by torchrun)."""
+    from datetime import timedelta
+
     import torch
     from accelerate import Accelerator
+    from accelerate.utils import InitProcessGroupKwargs
 
     threads = plan.compute.threads_per_process
     if threads and threads > 0:
@@ -35,7 +38,10 @@ def make_accelerator(plan: Plan) -> Any:
     if not cpu:
         avoid_cudnn_attention()
     _forget_previous_run_precision()
-    return Accelerator(mixed_precision=MIXED_PRECISION[plan.precision.used], cpu=cpu)
+    timeout = InitProcessGroupKwargs(timeout=timedelta(seconds=plan.compute.collective_timeout_s))
+    return Accelerator(
+        mixed_precision=MIXED_PRECISION[plan.precision.used], cpu=cpu, kwargs_handlers=[timeout]
+    )
 
 
 def avoid_cudnn_attention() -> None:
@@ -145,6 +151,21 @@ def make_trainer(
     factory: TrainerFactory = hooks.make_trainer or Trainer
     scales = hooks.lr_scales(plan, model)
     return factory(plan, model, data, run_dir, accelerator, log, quiet=quiet, lr_scales=scales)
+
+
+def trained_model(plan: Plan, trainer: TrainerSurface, *, main: bool) -> Any:
+    """The trained model, whole, on the main process (None elsewhere under FSDP).
+
+    A sharded model's weights are gathered (every rank takes part) into a freshly built,
+    unsharded copy of the task model on rank 0."""
+    if not getattr(trainer, "sharded", False):
+        return trainer.unwrapped()
+    weights = trainer.weights()  # type: ignore[attr-defined]
+    if not main:
+        return None
+    model, _ = build(plan)
+    model.load_state_dict(weights)
+    return model
 
 
 def export_model(plan: Plan, model: Any) -> Any:

@@ -31,6 +31,7 @@ from etbuilder.spec.training_rules import (
     fsdp_needs_processes,
     multi_node_needs_launcher,
     rendezvous_is_host_port,
+    sharding_needs_fsdp,
     warmup_steps_are_whole,
 )
 from etbuilder.spec.tune_rules import tune_metric_fits_task, tune_sampler_fits, tune_space_fits
@@ -309,6 +310,7 @@ RULES: list[Rule] = [
     hidden_needs_mlp_head,
     fp16_needs_gpu,
     fsdp_needs_processes,
+    sharding_needs_fsdp,
     multi_node_needs_launcher,
     rendezvous_is_host_port,
     split_is_used,

@@ -26,15 +26,41 @@ def fp16_needs_gpu(spec: Spec, context: RuleContext) -> list[Finding]:
 def fsdp_needs_processes(spec: Spec, context: RuleContext) -> list[Finding]:
     """FSDP shards across processes; one local process has nothing to shard across."""
     compute = spec.compute
-    if compute.parallelism != "fsdp" or compute.engine != "local" or compute.nodes > 1:
+    if compute.parallelism != "fsdp" or compute.nodes > 1:
         return []
-    if compute.processes_per_node == 1:
+    if compute.engine == "local" or compute.processes_per_node == 1:
         return [
             Finding(
                 ("compute", "parallelism"),
                 "fsdp shards the model across processes, but this layout runs one process",
-                "set compute.processes_per_node above 1 (or auto), use engine torchrun or ray, "
+                "use engine torchrun with compute.processes_per_node above 1 (or more nodes), "
                 "or parallelism: ddp",
+            )
+        ]
+    return []
+
+
+def sharding_needs_fsdp(spec: Spec, context: RuleContext) -> list[Finding]:
+    """`sharding: hybrid` is an FSDP layout across nodes; elsewhere it would do nothing."""
+    compute = spec.compute
+    if compute.sharding == "full":
+        return []
+    if compute.parallelism != "fsdp":
+        return [
+            Finding(
+                ("compute", "sharding"),
+                "sharding: hybrid shapes how FSDP shards, but parallelism is ddp (a full copy "
+                "in every process)",
+                "set compute.parallelism: fsdp, or remove compute.sharding",
+            )
+        ]
+    if compute.nodes == 1:
+        return [
+            Finding(
+                ("compute", "sharding"),
+                "sharding: hybrid shards within a node and replicates across nodes, but this "
+                "job has one node (it would be full sharding)",
+                "use sharding: full on one node, or set compute.nodes above 1",
             )
         ]
     return []

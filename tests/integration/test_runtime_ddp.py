@@ -54,8 +54,8 @@ def test_torchrun_two_processes(tmp_path: Path) -> None:
     out = tmp_path / "out"
     metrics = json.loads((out / "metrics.json").read_text())
     train_rows = next(p.rows for p in plan.data.profiles if p.name == "train")
-    per_rank = (train_rows + 7) // 8 // 2
-    assert metrics["steps"] == 2 * per_rank  # each process takes half of the batches
+    steps = -(-((train_rows + 7) // 8) // 2)  # 2 batches a step, one per process; the last
+    assert metrics["steps"] == 2 * steps  # step of an odd count holds one (nothing dropped)
     last = sorted((out / "checkpoints").glob("step-*"))[-1]
     assert {p.name for p in last.glob("rng-*.pt")} == {"rng-0.pt", "rng-1.pt"}
     assert json.loads((out / "run.json").read_text())["state"] == "finished"

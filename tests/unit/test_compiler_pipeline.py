@@ -332,24 +332,34 @@ def test_global_batch_that_cannot_be_kept(tmp_path: Path, train: str, message: s
 
 
 UNAVAILABLE = {
-    "fsdp": (
-        "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}",
-        "`compute.parallelism: fsdp`",
+    "fsdp-on-ray": (
+        "compute: {engine: ray, processes_per_node: 2, parallelism: fsdp}",
+        "runs on torchrun in this version, not on engine ray",
+    ),
+    "fsdp-features": (
+        "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}\n"
+        "strategy: {type: features}",
+        "strategy features runs a whole model in one process",
+    ),
+    "fsdp-fp16": (
+        "compute: {engine: torchrun, processes_per_node: 2, parallelism: fsdp}\n"
+        "train: {precision: fp16}",
+        "use `train.precision: bf16`",
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(UNAVAILABLE))
 def test_fields_this_version_cannot_carry_out_stop_the_plan(tmp_path: Path, case: str) -> None:
-    text, field = UNAVAILABLE[case]
+    text, expected = UNAVAILABLE[case]
     spec = CLASSIFICATION_SPEC + text + "\n"
     with pytest.raises(CompileError) as info:
         compile_project(tmp_path, spec, {"train.csv": classification_csv()}, hardware=GPU)
     message = str(info.value)
-    assert field in message and "not available in this version" in message
+    assert "`compute.parallelism: fsdp`" in message and expected in message
+    assert info.value.pass_name == "refuse_unavailable"
     assert "\n" not in message, "one line"
     assert "use `" in message or "remove the section" in message, "says what to write instead"
-    assert info.value.pass_name == "refuse_unavailable"
 
 
 def test_local_command_names_the_spec(tmp_path: Path) -> None:

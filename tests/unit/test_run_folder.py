@@ -191,3 +191,13 @@ def test_resume_refuses_a_spec_whose_values_changed_naming_them(
     # the same values (a changed description aside) get past the check
     assert main([*args, "--set", "description=renamed"]) != 0
     assert "started from other values" not in capsys.readouterr().err
+
+
+def test_resume_takes_a_new_meeting_point_of_the_nodes() -> None:
+    """node 0 may come back on another host or port: `--master` sets compute.rendezvous anew."""
+    from etbuilder.report.rundir import spec_changes
+
+    saved = {"compute": {"rendezvous": "10.0.0.1:29500", "nodes": 2}}
+    moved = {"compute": {"rendezvous": "10.0.0.2:29511", "nodes": 2}}
+    assert spec_changes(saved, moved) == []
+    assert spec_changes(saved, {"compute": {"rendezvous": "10.0.0.1:29500", "nodes": 3}}) != []

@@ -21,7 +21,7 @@ def test_every_example_once_per_epoch_and_the_order_replays() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
     other_epoch = sampler.batches(1)
     assert not all(np.array_equal(a, b) for a, b in zip(first, other_epoch, strict=True))
-    assert len(sampler) == len(first) == 32
+    assert len(first) == 32
 
 
 def test_grouping_cuts_padding_against_random_batches() -> None:
@@ -38,12 +38,33 @@ def test_grouping_cuts_padding_against_random_batches() -> None:
     assert set(grouped[0].tolist()) != set(np.argsort(-n)[:32].tolist())
 
 
-def test_processes_get_disjoint_equal_shards() -> None:
-    n = lengths(1000)
-    shards = [LengthGroupedBatches(n, 16, seed=2, rank=r, world=3).batches(4) for r in range(3)]
-    assert len({len(s) for s in shards}) == 1
-    seen = np.concatenate([np.concatenate(s) for s in shards])
-    assert len(seen) == len(set(seen.tolist()))
+def test_processes_share_every_example_once_in_equal_steps() -> None:
+    n = lengths(1000)  # 63 batches of 16 (the last of 8): not a multiple of 3 processes x 2
+    every = LengthGroupedBatches(n, 16, seed=2).global_batches(4)
+    shards = [
+        LengthGroupedBatches(n, 16, seed=2, rank=r, world=3).steps(4, accumulation=2)
+        for r in range(3)
+    ]
+    assert len({len(s) for s in shards}) == 1, "every process runs the same steps"
+    for steps in zip(*shards, strict=True):
+        assert len({len(step.micro) for step in steps}) == 1, "and the same micro-batches"
+    assert len(every) == 63
+    seen = np.concatenate([b for s in shards for step in s for b in step.micro if b is not None])
+    assert sorted(seen.tolist()) == list(range(1000)), "each example once per epoch"
+    last = [s[-1] for s in shards]
+    assert len(last[0].batches) == 63 % 6 == 3
+    assert [sum(b is not None for b in step.micro) for step in last] == [1, 1, 1]
+    assert last[0].weight == 3 / 3
+    # gradient weights of one step sum to the world size: the mean over its batches after
+    # DDP divides by the world
+    full = shards[0][0]
+    assert full.weight * len(full.batches) == 3
+
+
+def test_one_process_weights_its_last_step_by_its_batches() -> None:
+    steps = LengthGroupedBatches(lengths(100), 16, seed=0).steps(0, accumulation=4)
+    assert [len(s.micro) for s in steps] == [4, 3]  # 7 batches: 4 + 3
+    assert [s.weight for s in steps] == [1 / 4, 1 / 3]
 
 
 def test_inference_order_is_longest_first() -> None:

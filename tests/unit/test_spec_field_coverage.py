@@ -123,7 +123,17 @@ CASES: dict[str, Case] = {
     "compute.devices": Case("cpu", hardware=GPU),
     "compute.engine": Case("torchrun"),
     "compute.nodes": Case(2, also={**ON_TORCHRUN, "compute.rendezvous": "h0:29500"}),
-    "compute.parallelism": Case("fsdp", "refused", also=ON_TORCHRUN),
+    "compute.parallelism": Case("fsdp", also={**ON_TORCHRUN, "compute.processes_per_node": 2}),
+    "compute.sharding": Case(
+        "hybrid",
+        also={
+            **ON_TORCHRUN,
+            "compute.parallelism": "fsdp",
+            "compute.nodes": 2,
+            "compute.rendezvous": "h0:29500",
+        },
+    ),
+    "compute.collective_timeout": Case("90s", also=ON_TORCHRUN),
     "compute.processes_per_node": Case(2, also=ON_TORCHRUN),
     "compute.rendezvous": Case("h0:29500", also=ON_TORCHRUN),
     "compute.threads": Case(1),

@@ -286,6 +286,21 @@ CASES = [
         "fsdp shards the model across processes",
     ),
     Case(
+        "sharding-ddp",
+        HEAD + TASK + "compute:\n  sharding: hybrid\n",
+        "compute.sharding",
+        9,
+        "parallelism is ddp",
+    ),
+    Case(
+        "hybrid-one-node",
+        HEAD + TASK + "compute:\n  parallelism: fsdp\n  sharding: hybrid\n  engine: torchrun\n"
+        "  processes_per_node: 2\n",
+        "compute.sharding",
+        10,
+        "this job has one node",
+    ),
+    Case(
         "nodes-local", HEAD + TASK + "compute:\n  nodes: 2\n", "compute.nodes", 9, "engine is local"
     ),
     Case(

@@ -1,9 +1,9 @@
 """Pass `refuse_unavailable`: a spec field this version cannot carry out stops the compile.
 
-The spec language already describes a few things the runtime does not do yet. Rather than
-validate them and then quietly do something else (train once instead of searching, start a module
-that does not exist), the compiler refuses them first, in one line that names the field and says
-what to write instead.
+The spec language describes a few combinations the runtime does not do. Rather than validate
+them and then quietly do something else (train unsharded, start a module that does not exist),
+the compiler refuses them first, in one line that names the field and says what to write
+instead.
 """
 
 from __future__ import annotations
@@ -12,22 +12,36 @@ from etbuilder.compiler.context import CompileContext
 from etbuilder.errors import CompileError
 from etbuilder.spec import Spec
 
-UNAVAILABLE: tuple[tuple[str, str], ...] = (
-    (
-        "compute.parallelism",
-        "`compute.parallelism: fsdp` is not available in this version: the runtime trains "
-        "with DDP; use `compute.parallelism: ddp`",
-    ),
-)
-"""Field -> the one-line refusal, for every field whose value this version cannot carry out."""
+FSDP_STRATEGIES = ("finetune", "freeze", "lora")
+"""Strategies FSDP shards end to end. The others hold a whole model on one device somewhere,
+which is what FSDP is for avoiding: features encodes the data with the whole backbone (then
+trains a head too small to shard), distill runs the whole teacher over the training set, dapt
+trains its masked-LM phase in one process."""
 
 
 def unavailable(spec: Spec) -> list[str]:
     """The refusals that apply to `spec` (empty when it asks for nothing unavailable)."""
-    asked = {
-        "compute.parallelism": spec.compute.parallelism == "fsdp",
-    }
-    return [message for field, message in UNAVAILABLE if asked[field]]
+    compute = spec.compute
+    if compute.parallelism != "fsdp":
+        return []
+    refused = []
+    if compute.engine != "torchrun":
+        refused.append(
+            f"`compute.parallelism: fsdp` runs on torchrun in this version, not on engine "
+            f"{compute.engine}: use `compute.engine: torchrun`, or `parallelism: ddp`"
+        )
+    if spec.strategy.type not in FSDP_STRATEGIES:
+        refused.append(
+            f"`compute.parallelism: fsdp` shards the strategies {', '.join(FSDP_STRATEGIES)}; "
+            f"strategy {spec.strategy.type} runs a whole model in one process (not sharded): "
+            "use `compute.parallelism: ddp` with it"
+        )
+    if spec.train.precision == "fp16":
+        refused.append(
+            "`compute.parallelism: fsdp` with `train.precision: fp16` needs a sharded gradient "
+            "scaler this version does not use: use `train.precision: bf16` (or fp32)"
+        )
+    return refused
 
 
 def refuse_unavailable(ctx: CompileContext) -> CompileContext:

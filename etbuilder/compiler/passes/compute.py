@@ -6,6 +6,7 @@ from etbuilder.compiler.context import CompileContext
 from etbuilder.compiler.passes.precision import uses_gpu
 from etbuilder.errors import CompileError
 from etbuilder.plan import ComputePlan, NodeCommand
+from etbuilder.spec._base import parse_duration
 
 LAUNCH_MODULE = "etbuilder.cli.launch"
 """What torchrun starts in each process: it reads the plan JSON."""
@@ -19,6 +20,11 @@ def run_dir(ctx: CompileContext) -> str:
 def plan_path(ctx: CompileContext) -> str:
     """Where the launch commands expect the plan: `etb plan SPEC --json > <this>`."""
     return f"{run_dir(ctx)}/plan.json"
+
+
+MIN_COLLECTIVE_TIMEOUT_S = 300.0
+"""The shortest collective timeout the compiler chooses: a hung rank fails the job within about
+5 minutes instead of torch's 30, while slow but healthy phases (loading, a checkpoint) fit."""
 
 
 def layout_compute(ctx: CompileContext) -> CompileContext:
@@ -50,6 +56,12 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
             "of the first node (reachable from every node)"
         )
     world = compute.nodes * ppn
+    if compute.parallelism == "fsdp" and world == 1:
+        raise CompileError(
+            "compute.parallelism fsdp shards the model across processes, but this layout runs "
+            f"one ({compute.processes_per_node} per node on this machine): set "
+            "compute.processes_per_node above 1, or parallelism: ddp"
+        )
     cores = ctx.hardware.cpu_cores
     if compute.threads is not None:
         threads = compute.threads
@@ -74,11 +86,23 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
         processes_per_node=ppn,
         world_size=world,
         parallelism=compute.parallelism,
+        sharding=compute.sharding if compute.parallelism == "fsdp" else None,
+        collective_timeout_s=parse_duration(compute.collective_timeout)
+        if compute.collective_timeout
+        else MIN_COLLECTIVE_TIMEOUT_S,  # the estimates pass raises it to fit the evaluation
         threads_per_process=threads,
         commands=commands,
         sparse_embeddings=sparse,
         address=compute.rendezvous if compute.engine == "ray" else None,
     )
+    if compute.parallelism == "fsdp":
+        ctx = ctx.decide(
+            "compute.fsdp_checkpoint",
+            "full state dict on rank 0",
+            "checkpoints gather the sharded weights and optimizer state into the same files as "
+            "a one-process run (model.safetensors, optimizer.pt), so packaging and --resume "
+            "read them unchanged; each rank takes its shard back on resume",
+        )
     ctx = ctx.decide(
         "compute.world_size", world, f"{compute.nodes} node(s) x {ppn} process(es) per node"
     )

@@ -13,9 +13,11 @@ once that for frozen layers gradients flow through (LoRA), nothing for layers be
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from etbuilder.compiler.context import CompileContext
+from etbuilder.compiler.passes.compute import MIN_COLLECTIVE_TIMEOUT_S
 from etbuilder.compiler.passes.precision import uses_gpu
 from etbuilder.compiler.throughput import lookup
 from etbuilder.plan import (
@@ -145,7 +147,27 @@ def estimate_cost(ctx: CompileContext) -> CompileContext:
         int(tokens),
         "training rows x mean tokens per example after truncation (dynamic padding)",
     )
-    return ctx.replace(estimates=estimates)
+    ctx = ctx.replace(estimates=estimates)
+    return _collective_timeout(ctx, eval_flops / tp.flops_per_second)
+
+
+def _collective_timeout(ctx: CompileContext, eval_seconds: float) -> CompileContext:
+    """The compiler's collective timeout: 4x the estimated validation pass, at least 5 min.
+
+    Rank 0 evaluates alone while the other ranks wait in a collective, so the timeout must
+    outlast that pass; beyond it, a rank that stopped answering fails the job."""
+    compute = ctx.need("compute")
+    if ctx.spec.compute.collective_timeout is not None or compute.world_size == 1:
+        return ctx
+    seconds = max(MIN_COLLECTIVE_TIMEOUT_S, 60.0 * math.ceil(4 * eval_seconds / 60))
+    ctx = ctx.decide(
+        "compute.collective_timeout_s",
+        seconds,
+        f"4 x the estimated validation pass ({eval_seconds:.0f} s, rank 0 alone while the "
+        f"others wait), at least {MIN_COLLECTIVE_TIMEOUT_S:.0f} s; a rank silent for longer "
+        "fails the job",
+    )
+    return ctx.replace(compute=compute.model_copy(update={"collective_timeout_s": seconds}))
 
 
 def _tokens(ctx: CompileContext, split: str, max_length: int) -> float:
