@@ -512,3 +512,27 @@ def test_two_processes_join_one_study_on_a_postgresql_server(
     project: Path, tmp_path: Path, postgres: str
 ) -> None:
     _two_machines_share_one_study(project, tmp_path, postgres)
+
+
+def test_an_lbfgs_head_is_not_pruned_on_its_l2_path(project: Path, tmp_path: Path) -> None:
+    """The evaluations along an L-BFGS head's L2 path start at the strongest penalty, always
+    the worst score: they are not a learning curve, so they never reach the pruner."""
+    tune = """  trials: 4
+  sampler: random
+  pruner: median
+  space:
+    strategy.type: {choice: [features]}
+    strategy.pooling: {choice: [mean, cls]}"""
+    spec = write_spec(project, tmp_path, tune)
+    text = spec.read_text(encoding="utf-8").replace(
+        "epochs: 2, batch_size: 16, learning_rate: 1.0e-3, seed: 3}",
+        "batch_size: 16, seed: 3}\nstrategy: {type: features}",
+    )
+    spec.write_text(text, encoding="utf-8")
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    trials = optuna_trials(study)
+    assert len(trials) == 4 and all(t.state.name == "COMPLETE" for t in trials)
+    assert all(t.intermediate_values == {} for t in trials)
+    plans = [json.loads((Path(r["run_dir"]) / "plan.json").read_text()) for r in trials_of(study)]
+    assert all(p["strategy"]["solver"] == "lbfgs" for p in plans)

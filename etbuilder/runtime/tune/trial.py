@@ -276,6 +276,11 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
         value = record.get(f"validation/{metric}")
         if not isinstance(value, int | float) or not math.isfinite(value):
             return
+        if "l2" in record:
+            # an L-BFGS head's evaluations walk its L2 path from the strongest (always the
+            # weakest score) down: not a learning curve a pruner can judge, and the whole
+            # path costs seconds
+            return
         evaluations["n"] += 1
         trial.report(float(value), evaluations["n"])
         if trial.should_prune():
