@@ -102,6 +102,17 @@ def test_features_mlp_head_round_trips_through_load_and_package(
     assert {(16, 32), (2, 16)} & shapes or {(32, 16), (16, 2)} & shapes  # the MLP is exported
 
 
+def _ner_project(folder: Path) -> Path:
+    """A tiny BERT and the first 120 wnut17 training sentences (`wnut.conll`) in `folder`;
+    the backbone's path."""
+    backbone = make_tiny_bert(folder / "bert")
+    text = (DATA / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8")
+    lines = [line.strip() for line in text.splitlines()]
+    sentences = [s for s in "\n".join(lines).split("\n\n") if s.strip()][:120]
+    (folder / "wnut.conll").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    return backbone
+
+
 def test_features_token_head_for_ner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from etbuilder.compiler.pipeline import compile_spec
     from etbuilder.runtime.engine import run_plan
@@ -109,11 +120,7 @@ def test_features_token_head_for_ner(tmp_path: Path, monkeypatch: pytest.MonkeyP
     from tests.fixtures.tiny_run import CPU
 
     monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
-    backbone = make_tiny_bert(tmp_path / "bert")
-    text = (DATA / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8")
-    lines = [line.strip() for line in text.splitlines()]
-    sentences = [s for s in "\n".join(lines).split("\n\n") if s.strip()][:120]
-    (tmp_path / "wnut.conll").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    backbone = _ner_project(tmp_path)
     spec = (
         "etb: 1\nname: ner-features\n"
         "data: {train: wnut.conll, split: {validation: 0.2, test: 0.2, stratify: false}}\n"
@@ -139,11 +146,7 @@ def test_features_token_head_by_lbfgs_fits_the_tagged_tokens(
     from tests.fixtures.tiny_run import CPU
 
     monkeypatch.setenv("ETB_CACHE_DIR", str(tmp_path / "cache"))
-    backbone = make_tiny_bert(tmp_path / "bert")
-    text = (DATA / "wnut17" / "wnut17train.conll").read_text(encoding="utf-8")
-    lines = [line.strip() for line in text.splitlines()]
-    sentences = [s for s in "\n".join(lines).split("\n\n") if s.strip()][:120]
-    (tmp_path / "wnut.conll").write_text("\n\n".join(sentences) + "\n\n", encoding="utf-8")
+    backbone = _ner_project(tmp_path)
     spec = (
         "etb: 1\nname: ner-lbfgs\n"
         "data: {train: wnut.conll, split: {validation: 0.2, test: 0.2, stratify: false}}\n"
