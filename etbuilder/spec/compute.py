@@ -35,6 +35,7 @@ Ray cluster address (empty: start a local Ray)."""
     collective_timeout: str | None = Field(default=None, pattern=DURATION_PATTERN)
     """How long a process waits for the others in one collective (`90s`, `10m`) before the job
 fails naming the ranks that stopped answering; default: the compiler's choice, at least 5 min
-and longer than the estimated validation pass (rank 0 evaluates while the others wait)."""
+and longer than the estimated validation pass (rank 0 evaluates while the others wait).
+Refused on a single process, which never waits."""
     threads: int | None = Field(default=None, ge=1)
     """CPU threads per process; default: the cores available divided by the processes."""

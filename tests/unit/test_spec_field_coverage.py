@@ -133,7 +133,9 @@ CASES: dict[str, Case] = {
             "compute.rendezvous": "h0:29500",
         },
     ),
-    "compute.collective_timeout": Case("90s", also=ON_TORCHRUN),
+    "compute.collective_timeout": Case(
+        "90s", also={**ON_TORCHRUN, "compute.processes_per_node": 2}
+    ),
     "compute.processes_per_node": Case(2, also=ON_TORCHRUN),
     "compute.rendezvous": Case("h0:29500", also=ON_TORCHRUN),
     "compute.threads": Case(1),

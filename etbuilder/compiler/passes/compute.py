@@ -62,6 +62,12 @@ def layout_compute(ctx: CompileContext) -> CompileContext:
             f"one ({compute.processes_per_node} per node on this machine): set "
             "compute.processes_per_node above 1, or parallelism: ddp"
         )
+    if compute.collective_timeout is not None and world == 1:
+        raise CompileError(
+            f"compute.collective_timeout {compute.collective_timeout} bounds how long processes "
+            "wait for each other, but this layout runs one process, which never waits: remove "
+            "it, or train with several processes (compute.processes_per_node, compute.nodes)"
+        )
     cores = ctx.hardware.cpu_cores
     if compute.threads is not None:
         threads = compute.threads
