@@ -197,6 +197,31 @@ def test_the_budget_ends_a_study_of_trials_that_fit(project: Path, tmp_path: Pat
     assert all(t.datetime_start.timestamp() <= deadline for t in trials), "none started late"
 
 
+def test_trial_zero_runs_when_only_the_other_strategies_exceed_the_budget(
+    project: Path, tmp_path: Path
+) -> None:
+    """The spec's own `features` fits the budget (about 1 s estimated); finetune and lora at
+    their defaults do not (8-12 s).
+    The study trains trial 0 rather than stopping because nothing else fits (it once started
+    no trial at all: full sst2 on one core under `etb init`'s 10m)."""
+    tune = """  trials: 3
+  budget: 5s
+  sampler: random
+  pruner: none
+  storage: memory
+  space:
+    strategy.type: {choice: [features, finetune, lora]}"""
+    spec = write_spec(project, tmp_path, tune, epochs=1)
+    study = tmp_path / "study"
+    real = ["--set", "backbone.model=minilm-l6", "--set", "strategy.type=features"]
+    assert main(["tune", str(spec), *real, "--output", str(study), "--quiet"]) == 0
+    rows = {r["number"]: r for r in trials_of(study)}
+    assert rows["0"]["strategy.type"] == "features" and rows["0"]["state"] == "complete"
+    others = [r for n, r in rows.items() if n != "0"]
+    assert others and all(r["state"] == "skipped" for r in others), rows
+    assert all("does not fit" in r["reason"] for r in others)
+
+
 def test_a_study_whose_every_trial_fails_exits_with_the_most_common_reason(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -168,6 +168,11 @@ def warm_start(opened: Study) -> None:
     own = base if kinds is None or "strategy.type" in base else {}
     if own:
         defaults = _defaults(tune, own)
+        try:  # trial 0 keeps the study going when the other strategies do not fit
+            plan, _ = compile_trial(opened.context, own)
+            opened.context.fit_seconds.append(plan.estimates.seconds_total)
+        except Exception:  # the objective records why it does not compile
+            pass
         study.enqueue_trial(
             own, user_attrs={"warm_start": "the spec's own values", DEFAULTS: defaults}
         )
