@@ -105,11 +105,14 @@ STRATEGY_SPECS = {
     "freeze": "{type: freeze, layers: 3}",
     "distill": "{type: distill, teacher: TEACHER, student_layers: 3}",
     "dapt": "{type: dapt, steps: 100}",
+    "dapt-mlm-3e-5": "{type: dapt, steps: 100, learning_rate: 3.0e-5}",
+    "dapt-mlm-1e-5": "{type: dapt, steps: 100, learning_rate: 1.0e-5}",
     "finetune": "{type: finetune}",
     "lora": "{type: lora}",
 }
 """The strategies `strategies` measures (distill's teacher: the slice's default finetune run;
-dapt: 100 masked-LM steps on the slice's own texts, then finetune)."""
+dapt: 100 masked-LM steps on the slice's own texts, then finetune; the `dapt-mlm-*` variants fix
+the masked-LM phase's rate, so that their grid moves the task phase's rate alone)."""
 RATE_FACTORS = (1 / 3, 1.0, 3.0)
 """A strategy's grid: these multiples of the compiler's rate, each at the compiler's epochs
 without early stopping, the best epoch on validation kept (so shorter runs are covered too)."""
@@ -146,13 +149,17 @@ SLICES: dict[str, Dataset] = {
 """Slices for the strategies that train the backbone."""
 
 
+SLICE_SEED = [0]
+"""The seed of the slices' samples (`--seed`; 0 for every table before the second seed)."""
+
+
 def write_slices(dataset: Dataset, folder: Path, smoke: bool) -> None:
     """Seeded random samples of line-per-row files, header kept."""
     for out, (source, rows, header) in dataset.slices.items():
         text = (DATA / source).read_text(encoding="utf-8").removeprefix("\ufeff")
         lines = text.splitlines(keepends=True)
         head, body = (lines[:1], lines[1:]) if header else ([], lines)
-        body = random.Random(0).sample(body, min(len(body), 300 if smoke else rows))
+        body = random.Random(SLICE_SEED[0]).sample(body, min(len(body), 300 if smoke else rows))
         (folder / out).write_text("".join(head + body), encoding="utf-8")
 
 
@@ -375,7 +382,8 @@ def strategies(
         train = next(iter(dataset.slices))
         source, _, header = dataset.slices[train]
         dataset = Dataset(
-            f"{slice_name.split('-')[0]}-{rows_wanted}",
+            f"{slice_name.split('-')[0]}-{rows_wanted}"
+            + (f"-seed{SLICE_SEED[0]}" if SLICE_SEED[0] else ""),
             dataset.data,
             dataset.task,
             dataset.slices | {train: (source, rows_wanted, header)},
@@ -470,8 +478,10 @@ def main() -> None:
     parser.add_argument("--slice", default="sst2-1000", choices=sorted(SLICES))
     parser.add_argument("--rows", type=int, default=0, help="training rows of the slice")
     parser.add_argument("--defaults-only", action="store_true", help="mlp: no grid")
+    parser.add_argument("--seed", type=int, default=0, help="the slices' sampling seed")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
+    SLICE_SEED[0] = args.seed
     os.environ.setdefault("ETB_CACHE_DIR", tempfile.mkdtemp(prefix="etb-bench-cache-"))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="etb-defaults-") as tmp:
