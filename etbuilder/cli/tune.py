@@ -121,7 +121,9 @@ def tune(
     lines = [
         f"study folder: {folder}",
         f"trials: {summary.trials} ({summary.complete} complete, {summary.pruned} pruned, "
-        f"{summary.skipped} did not fit, {summary.failed} failed) in {result.wall_s:.0f} s",
+        f"{summary.misfits} did not fit, {summary.failed} failed"
+        + (f", {summary.repeated} repeated" if summary.repeated else "")
+        + f") in {result.wall_s:.0f} s",
         f"best: trial {summary.best_number}, validation {plan.tune.metric} "
         f"{summary.best_value:.4f}",
     ]

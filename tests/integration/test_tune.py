@@ -142,6 +142,11 @@ def test_the_best_spec_reproduces_the_best_trial_and_features_share_one_cache(
     strategy.type: {choice: [features]}
     train.learning_rate: {log_uniform: [1.0e-3, 1.0e-1]}"""
     spec = write_spec(project, tmp_path, tune, epochs=3)
+    # a head trained by AdamW, so that each trial's sampled rate is a new configuration (an
+    # L-BFGS head has no rate: its trials would repeat the first)
+    spec.write_text(
+        spec.read_text() + "strategy: {type: features, solver: adamw}\n", encoding="utf-8"
+    )
     study = tmp_path / "study"
     assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
     record = json.loads((study / "study.json").read_text(encoding="utf-8"))["summary"]
@@ -217,9 +222,56 @@ def test_trial_zero_runs_when_only_the_other_strategies_exceed_the_budget(
     assert main(["tune", str(spec), *real, "--output", str(study), "--quiet"]) == 0
     rows = {r["number"]: r for r in trials_of(study)}
     assert rows["0"]["strategy.type"] == "features" and rows["0"]["state"] == "complete"
-    others = [r for n, r in rows.items() if n != "0"]
-    assert others and all(r["state"] == "skipped" for r in others), rows
-    assert all("does not fit" in r["reason"] for r in others)
+    others = [r for n, r in rows.items() if n != "0"]  # none when trial 0 spent the budget
+    assert all(r["state"] == "skipped" and "does not fit" in r["reason"] for r in others)
+
+
+def test_a_trial_that_repeats_a_finished_one_is_skipped_and_the_study_ends(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A features spec with an exactly solved head has one configuration: the sampler can only
+    repeat it. The repeats are not trained again, and the study stops after five in a row."""
+    tune = """  trials: 20
+  storage: memory
+  space:
+    strategy.type: {choice: [features]}"""
+    spec = write_spec(project, tmp_path, tune)
+    spec.write_text(
+        spec.read_text().replace(", learning_rate: 1.0e-3", "").replace("epochs: 2, ", "")
+        + "strategy: {type: features}\n",
+        encoding="utf-8",
+    )
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    rows = trials_of(study)
+    assert [r["state"] for r in rows] == ["complete"] + ["skipped"] * 5
+    assert all(r["reason"].startswith("the same configuration as trial 0") for r in rows[1:])
+    assert sorted(p.name for p in (study / "trials").iterdir()) == ["0000"], "trained once"
+    assert ", 5 repeated" in capsys.readouterr().out
+    assert "5 repeated a finished trial" in (study / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_features_trial_after_the_cache_is_written_is_estimated_without_the_backbone_pass(
+    project: Path, tmp_path: Path
+) -> None:
+    tune = """  trials: 2
+  sampler: grid
+  storage: memory
+  space:
+    train.seed: {choice: [1, 2]}"""
+    spec = write_spec(project, tmp_path, tune)
+    study = tmp_path / "study"
+    real = ["--set", "backbone.model=minilm-l6", "--set", "strategy.type=features"]
+    assert main(["tune", str(spec), *real, "--output", str(study), "--quiet"]) == 0
+    first, second = trials_of(study)
+    assert (first["feature_cache"], second["feature_cache"]) == ("written", "hit")
+    plan = json.loads((Path(first["run_dir"]) / "plan.json").read_text(encoding="utf-8"))
+    once = plan["estimates"]["flops_once"] / plan["estimates"]["throughput_flops"]
+    assert float(first["estimated_s"]) == pytest.approx(plan["estimates"]["seconds_total"], abs=0.1)
+    assert float(second["estimated_s"]) == pytest.approx(
+        max(0.1, plan["estimates"]["seconds_total"] - once), abs=0.1
+    )
+    assert float(second["estimated_s"]) < float(first["estimated_s"])
 
 
 def test_a_study_whose_every_trial_fails_exits_with_the_most_common_reason(
@@ -542,8 +594,8 @@ def test_two_processes_join_one_study_on_a_postgresql_server(
 def test_an_lbfgs_head_is_not_pruned_on_its_l2_path(project: Path, tmp_path: Path) -> None:
     """The evaluations along an L-BFGS head's L2 path start at the strongest penalty, always
     the worst score: they are not a learning curve, so they never reach the pruner."""
-    tune = """  trials: 4
-  sampler: random
+    tune = """  trials: 2
+  sampler: grid
   pruner: median
   space:
     strategy.type: {choice: [features]}
@@ -557,7 +609,7 @@ def test_an_lbfgs_head_is_not_pruned_on_its_l2_path(project: Path, tmp_path: Pat
     study = tmp_path / "study"
     assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
     trials = optuna_trials(study)
-    assert len(trials) == 4 and all(t.state.name == "COMPLETE" for t in trials)
+    assert len(trials) == 2 and all(t.state.name == "COMPLETE" for t in trials)
     assert all(t.intermediate_values == {} for t in trials)
     plans = [json.loads((Path(r["run_dir"]) / "plan.json").read_text()) for r in trials_of(study)]
     assert all(p["strategy"]["solver"] == "lbfgs" for p in plans)

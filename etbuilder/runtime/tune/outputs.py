@@ -18,6 +18,7 @@ from etbuilder.runtime.tune.trial import (
     EFFECTIVE,
     FAILURE,
     RETRY_OF,
+    SAME_AS,
     SKIPPED,
     SPEC_TEXT,
     TRIAL_SPEC,
@@ -40,6 +41,8 @@ class StudySummary:
     complete: int = 0
     pruned: int = 0
     skipped: int = 0
+    """Never trained: did not fit the budget, or repeated a finished trial (`repeated`)."""
+    repeated: int = 0
     failed: int = 0
     best_number: int | None = None
     best_value: float | None = None
@@ -51,6 +54,11 @@ class StudySummary:
     """Seconds the shared feature cache saved: each hit would have cost a write's time."""
     feature_hits: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def misfits(self) -> int:
+        """Trials that never trained because they did not fit the budget left."""
+        return self.skipped - self.repeated
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -81,6 +89,8 @@ def summarize(study: Any) -> StudySummary:
         state = state_of(trial)
         if state in ("complete", "pruned", "skipped", "failed"):
             setattr(summary, state, getattr(summary, state) + 1)
+        if SAME_AS in trial.user_attrs:
+            summary.repeated += 1
         if state == "failed":
             reasons[str(trial.user_attrs.get(FAILURE, "unknown"))] += 1
         cache = trial.user_attrs.get("feature_cache")
@@ -114,7 +124,7 @@ def check_outcome(summary: StudySummary) -> None:
             f"{reason}"
         )
     raise RunError(
-        f"no trial finished: {summary.pruned} pruned, {summary.skipped} did not fit the budget, "
+        f"no trial finished: {summary.pruned} pruned, {summary.misfits} did not fit the budget, "
         f"{summary.failed} failed; raise tune.budget or narrow tune.space"
     )
 
@@ -236,7 +246,9 @@ def report_markdown(
         f"- sampler: {tune.sampler}, pruner: {tune.pruner}, storage: {tune.storage}",
         f"- budget: {_duration(tune.budget_s)}; wall time of this session: {wall_s:.0f} s",
         f"- trials: {summary.trials} ({summary.complete} complete, {summary.pruned} pruned, "
-        f"{summary.skipped} did not fit the budget, {summary.failed} failed)",
+        f"{summary.misfits} did not fit the budget, {summary.failed} failed"
+        + (f", {summary.repeated} repeated a finished trial" if summary.repeated else "")
+        + ")",
     ]
     if summary.best_number is not None:
         lines.append(

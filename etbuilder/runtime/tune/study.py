@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import socket
 import time
 import warnings
@@ -39,6 +40,9 @@ from etbuilder.spec import Spec
 
 MAX_MISFITS = 3
 """Sampled configurations in a row that do not fit the budget left before the study stops."""
+MAX_REPEATS = 5
+"""Sampled configurations in a row that repeat a finished trial before the study stops (the
+sampler has little new left to try)."""
 STUDY_FILE = "study.json"
 """The study folder's record: spec, storage, and (once done) the summary."""
 
@@ -135,7 +139,17 @@ def _create_or_load(
     try:
         return optuna.create_study(direction=tune.direction, **common), True
     except optuna.exceptions.DuplicatedStudyError:
-        return optuna.load_study(**common), False
+        study = optuna.load_study(**common)
+        # a seeded sampler would replay the draws of the session that created the study (a
+        # resumed or joining worker's first random trials would repeat the first worker's)
+        study.sampler = make_sampler(tune, joined_seed(seed, len(study.trials)))
+        return study, False
+
+
+def joined_seed(seed: int, trials: int) -> int:
+    """The sampler seed of a worker that loads an existing study: its own stream, from the
+    spec's seed, the trials already there and this process."""
+    return (seed * 1_000_003 + trials * 7_919 + os.getpid()) % (2**32)
 
 
 def _spent(study: Any) -> float:
@@ -228,6 +242,8 @@ def work(opened: Study) -> None:
                 return
             left = ctx.remaining()
             if left is not None and (left <= 1 or ctx.misfits >= MAX_MISFITS):
+                return
+            if ctx.repeats >= MAX_REPEATS:
                 return
             if left is not None and ctx.fit_seconds and left < min(ctx.fit_seconds):
                 return

@@ -28,6 +28,11 @@ RETRY_OF = "retry_of"
 DEFAULTS = "defaults"
 """User attribute of a warm-start trial: the search paths it does not sample; the trial takes
 them from the spec, or from its strategy's recipe (`STRATEGY_BOUND`)."""
+SAME_AS = "same_as"
+"""User attribute of a skipped trial: the finished trial whose configuration it repeats."""
+FEATURES_KEY = "features_key"
+"""User attribute of a `features` trial whose run cached its vectors: the plan's features cache
+key (backbone, data, max_length, pooling); a later trial with the same key reads the cache."""
 EFFECTIVE = "effective"
 """User attribute: what the compiler chose for the strategy-bound settings no one sampled."""
 
@@ -60,6 +65,8 @@ class TrialContext:
     """Estimated seconds of every configuration compiled so far."""
     misfits: int = 0
     """Trials in a row whose estimate did not fit."""
+    repeats: int = 0
+    """Sampled configurations in a row that repeat a finished trial."""
     slowdowns: list[float] = field(default_factory=list)
     """Measured / estimated seconds of this worker's trials that ran to the end: the machine
     may be slower than the throughput the compiler assumes (other work on its cores)."""
@@ -222,10 +229,26 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
             raise _fail(trial, f"invalid combination: {_first_line(error)}") from None
         except EtbError as error:
             raise _fail(trial, f"does not compile: {_first_line(error)}") from None
-        estimate = plan.estimates.seconds_total * ctx.slowdown()
-        trial.set_user_attr("estimated_s", round(estimate, 1))
         trial.set_user_attr(EFFECTIVE, effective_values(plan, values))
         trial.set_user_attr(SPEC_TEXT, text)
+        earlier = trial.study.get_trials(deepcopy=False)
+        same = next(
+            (
+                t
+                for t in earlier
+                if t.state.name == "COMPLETE" and t.user_attrs.get(SPEC_TEXT) == text
+            ),
+            None,
+        )
+        if same is not None:  # a seeded run of the same spec: its result is known
+            ctx.repeats += 1
+            reason = f"the same configuration as trial {same.number} (validation {same.value:.4g})"
+            trial.set_user_attr(SAME_AS, same.number)
+            trial.set_user_attr(SKIPPED, reason)
+            raise optuna.TrialPruned(reason)
+        ctx.repeats = 0
+        estimate = cached_estimate(plan, earlier) * ctx.slowdown()
+        trial.set_user_attr("estimated_s", round(estimate, 1))
         ctx.fit_seconds.append(estimate)
         left = ctx.remaining()
         if left is not None and estimate > left:
@@ -244,6 +267,20 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         return _train(trial, ctx, plan, text)
 
     return run_trial
+
+
+def cached_estimate(plan: Plan, trials: list[Any]) -> float:
+    """The compiler's estimate of `plan`, less the frozen backbone's pass over the data when a
+    trial of this study already cached the same features (a head-only trial costs seconds)."""
+    from etbuilder.plan import FeaturesPlan, final_strategy
+
+    estimates = plan.estimates
+    final = final_strategy(plan.strategy)
+    if not isinstance(final, FeaturesPlan) or estimates.throughput_flops <= 0:
+        return estimates.seconds_total
+    if not any(t.user_attrs.get(FEATURES_KEY) == final.cache_key for t in trials):
+        return estimates.seconds_total
+    return max(0.1, estimates.seconds_total - estimates.flops_once / estimates.throughput_flops)
 
 
 def counted(trials: list[Any]) -> int:
@@ -291,6 +328,7 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
         result = run_plan(plan, run_dir, quiet=True, on_eval=report)
     except RunStopped as stopped:
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+        _record_features(trial, plan, run_dir)
         raise optuna.TrialPruned(str(stopped)) from None
     except KeyboardInterrupt:
         raise
@@ -306,6 +344,7 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
     if not result.metrics.get("stopped") and plan.estimates.seconds_total > 0:
         ctx.slowdowns.append(seconds / plan.estimates.seconds_total)
     _record_run(trial, result.metrics, run_dir)
+    _record_features(trial, plan, run_dir)
     validation = result.metrics.get("validation") or {}
     value = validation.get(metric)
     if not isinstance(value, int | float) or not math.isfinite(value):
@@ -326,6 +365,16 @@ def _record_run(trial: Any, metrics: dict[str, Any], run_dir: Path) -> None:
     if cache:
         trial.set_user_attr("feature_cache", cache[0])
         trial.set_user_attr("feature_seconds", cache[1])
+
+
+def _record_features(trial: Any, plan: Plan, run_dir: Path) -> None:
+    """Mark a features trial whose vectors are now cached (`cached_estimate` reads the mark)."""
+    from etbuilder.plan import FeaturesPlan, final_strategy
+
+    final = final_strategy(plan.strategy)
+    cache = _feature_cache(run_dir)
+    if isinstance(final, FeaturesPlan) and cache is not None and cache[0] in ("hit", "written"):
+        trial.set_user_attr(FEATURES_KEY, final.cache_key)
 
 
 def _feature_cache(run_dir: Path) -> tuple[str, float] | None:
