@@ -69,6 +69,28 @@ def _resume_dir(spec: Spec, output: Path | None) -> Path:
     return found
 
 
+def resume_meeting_point(
+    plan: Any, spec: Spec, master: str | None, *, quiet: bool = True
+) -> tuple[Any, str | None]:
+    """The saved plan of a run to resume, meeting where the spec now says: `compute.rendezvous`
+    may change between a run and its resume (a restarted cluster or first node has a new
+    address), so a Ray plan joins the spec's cluster and a torchrun plan meets at the spec's
+    address unless --master says another. Returns the plan and the torchrun master."""
+    new = spec.compute.rendezvous
+    if plan.compute.engine == "ray" and plan.compute.address != new:
+        if not quiet:
+            typer.echo(
+                f"etb run: resuming on {new or 'a local Ray'} (the run started on "
+                f"{plan.compute.address or 'a local Ray'})",
+                err=True,
+            )
+        compute = plan.compute.model_copy(update={"address": new})
+        return plan.model_copy(update={"compute": compute}), master
+    if plan.compute.engine == "torchrun" and master is None and new:
+        return plan, new
+    return plan, master
+
+
 def _summary(result: Any, plan: Any) -> str:
     lines = [f"run folder: {result.run_dir}"]
     metric = plan.task.metric
@@ -130,6 +152,7 @@ def run(
     if resume:
         run_dir: Path | None = _resume_dir(loaded, output) if first_node else output
         plan = read_plan(run_dir) if run_dir is not None else compile_spec(loaded, spec_path=spec)
+        plan, master = resume_meeting_point(plan, loaded, master, quiet=quiet)
     else:
         if output is not None and _is_main_process() and first_node:
             check_output_dir(output, resume=False)

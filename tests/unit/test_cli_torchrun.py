@@ -58,3 +58,29 @@ def test_plan_prints_the_batch_math_and_each_nodes_etb_run(tmp_path: Path) -> No
     assert etb_run_lines(plan, "spec.yaml") == [
         f"node {r}: etb run spec.yaml --node-rank {r} --master h0:29500" for r in (0, 1)
     ]
+
+
+def test_a_resumed_run_meets_where_the_spec_now_says(tmp_path: Path) -> None:
+    """The saved plan keeps the address the run started on; `--resume` with a changed
+    `compute.rendezvous` (a restarted cluster) joins the new one, for Ray and for torchrun."""
+    from etbuilder.cli.run import resume_meeting_point
+
+    saved = _plan(tmp_path / "ray", "compute: {engine: ray, rendezvous: 'h0:6379'}\n")
+    assert saved.compute.address == "h0:6379"
+    moved = saved.spec.model_copy(
+        update={"compute": saved.spec.compute.model_copy(update={"rendezvous": "h1:6379"})}
+    )
+    plan, master = resume_meeting_point(saved, moved, None)
+    assert plan.compute.address == "h1:6379" and master is None
+    same, _ = resume_meeting_point(saved, saved.spec, None)
+    assert same.compute.address == "h0:6379"
+
+    nodes = _plan(tmp_path / "torchrun", TWO_NODES)
+    moved = nodes.spec.model_copy(
+        update={"compute": nodes.spec.compute.model_copy(update={"rendezvous": "h1:29500"})}
+    )
+    _, master = resume_meeting_point(nodes, moved, None)
+    argv = node_argv(nodes, Path("p.json"), node_rank=1, master=master)
+    assert argv[argv.index("--master-addr") + 1] == "h1"
+    _, master = resume_meeting_point(nodes, moved, "h2:29500")
+    assert master == "h2:29500", "--master wins"
