@@ -116,7 +116,8 @@ dapt: 100 masked-LM steps on the slice's own texts, then finetune; the `dapt-mlm
 the masked-LM phase's rate, so that their grid moves the task phase's rate alone)."""
 RATE_FACTORS = (1 / 3, 1.0, 3.0)
 """A strategy's grid: these multiples of the compiler's rate, each at the compiler's epochs
-without early stopping, the best epoch on validation kept (so shorter runs are covered too)."""
+without early stopping, the best epoch on validation kept (so shorter runs are covered too);
+the default run (the compiler's rate, with its early stopping) joins them."""
 MLP_GRID = [(lr, epochs) for lr in (1e-3, 3e-3, 1e-2) for epochs in (10, 40)]
 """(learning rate, epochs) of the MLP head (hidden 256, GELU) on the cached features."""
 
@@ -464,11 +465,12 @@ def _strategy(
     default = run(dataset, folder, f"{strategy} default", spec, "")
     grid = [default | {"run": f"default (lr={default['learning_rate']:g})"}]
     for factor in RATE_FACTORS[:1] if smoke else RATE_FACTORS:
-        if factor == 1.0:
-            continue
+        # x1: the default's rate at every epoch (no early stopping), its best epoch kept: the
+        # point that tells the rate's effect from the early stop's
         lr = float(f"{default['learning_rate'] * factor:.2g}")
         train = f"{{learning_rate: {lr}, epochs: {default['epochs']}}}"
-        grid.append(run(dataset, folder, f"{strategy} lr={lr:g}", spec, train))
+        label = f"{strategy} lr={lr:g}" + (" no-early-stop" if factor == 1.0 else "")
+        grid.append(run(dataset, folder, label, spec, train))
     return summarise(dataset.name, strategy, default, grid, None)
 
 
