@@ -251,6 +251,29 @@ def test_a_trial_that_repeats_a_finished_one_is_skipped_and_the_study_ends(
     assert "5 repeated a finished trial" in (study / "report.md").read_text(encoding="utf-8")
 
 
+def test_a_repeat_is_found_by_what_the_plan_trains_not_by_the_specs_wording(
+    project: Path, tmp_path: Path
+) -> None:
+    """The `features` warm start leaves `strategy.head` unset; a sampled `head: linear` writes
+    it. Both compile to the same run, as does a sampled finetune trial that samples nothing
+    else: after the two warm starts every trial repeats one of them."""
+    tune = """  trials: 8
+  sampler: random
+  pruner: none
+  storage: memory
+  space:
+    strategy.type: {choice: [finetune, features]}
+    strategy.head: {choice: [linear]}"""
+    spec = write_spec(project, tmp_path, tune)
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    rows = trials_of(study)
+    assert [r["state"] for r in rows] == ["complete"] * 2 + ["skipped"] * 5
+    features = [r for r in rows[2:] if r["strategy.type"] == "features"]
+    assert all(r["reason"].startswith("the same configuration as trial 1") for r in features)
+    assert all(r["strategy.head"] == "linear" for r in features), "sampled, unlike the warm start"
+
+
 def test_a_features_trial_after_the_cache_is_written_is_estimated_without_the_backbone_pass(
     project: Path, tmp_path: Path
 ) -> None:

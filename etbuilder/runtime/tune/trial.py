@@ -30,6 +30,8 @@ DEFAULTS = "defaults"
 them from the spec, or from its strategy's recipe (`STRATEGY_BOUND`)."""
 SAME_AS = "same_as"
 """User attribute of a skipped trial: the finished trial whose configuration it repeats."""
+CONFIG = "config"
+"""User attribute: a digest of what the trial's plan trains (`configuration`)."""
 FEATURES_KEY = "features_key"
 """User attribute of a `features` trial whose run cached its vectors: the plan's features cache
 key (backbone, data, max_length, pooling); a later trial with the same key reads the cache."""
@@ -231,15 +233,11 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
             raise _fail(trial, f"does not compile: {_first_line(error)}") from None
         trial.set_user_attr(EFFECTIVE, effective_values(plan, values))
         trial.set_user_attr(SPEC_TEXT, text)
+        config = configuration(plan)
+        trial.set_user_attr(CONFIG, config)
         earlier = trial.study.get_trials(deepcopy=False)
-        same = next(
-            (
-                t
-                for t in earlier
-                if t.state.name == "COMPLETE" and t.user_attrs.get(SPEC_TEXT) == text
-            ),
-            None,
-        )
+        finished = (t for t in earlier if t.state.name == "COMPLETE")
+        same = next((t for t in finished if t.user_attrs.get(CONFIG) == config), None)
         if same is not None:  # a seeded run of the same spec: its result is known
             ctx.repeats += 1
             reason = f"the same configuration as trial {same.number} (validation {same.value:.4g})"
@@ -267,6 +265,22 @@ def objective(ctx: TrialContext) -> Callable[[Any], float]:
         return _train(trial, ctx, plan, text)
 
     return run_trial
+
+
+TRAINED_BY = ("backbone", "data", "task", "strategy", "schedule", "precision", "compute")
+"""The plan's sections that decide what a run trains and how it scores (not its spec's wording:
+a warm start that leaves `strategy.head` at its default and a sampled `head: linear` compile to
+the same run)."""
+
+
+def configuration(plan: Plan) -> str:
+    """A digest of the plan's `TRAINED_BY` sections: two trials with the same digest are the
+    same seeded run."""
+    import hashlib
+    import json
+
+    trained = plan.model_dump(mode="json", include=set(TRAINED_BY))
+    return hashlib.sha256(json.dumps(trained, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def cached_estimate(plan: Plan, trials: list[Any]) -> float:
