@@ -138,7 +138,7 @@ def _train_and_report(
     examples, encoded, tokenizer = setup.load_data(plan)
     plan = setup.before_training(plan, run_dir, examples, accelerator)
     train_ex = examples["train"]
-    model, new_weights = setup.build(plan)
+    model, new_weights = setup.build(plan, train_ex)
     latest = ckpt.latest(run_dir / "checkpoints") if resume else None
     if resume and latest is None and (run_dir / "checkpoints").is_dir():
         latest = None  # killed before the first checkpoint: start over in the same folder

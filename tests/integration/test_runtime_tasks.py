@@ -248,3 +248,40 @@ def test_second_run_reads_tokens_from_the_cache(tmp_path: Path, tiny: Path) -> N
     assert (first.targets == second.targets).all()
     longer = plan.model_copy(update={"task": plan.task.model_copy(update={"max_length": 99})})
     assert cache_key(longer, "train") != cache_key(plan, "train")
+
+
+@pytest.mark.parametrize("strategy", ["finetune", "lora"])
+def test_a_new_regression_head_starts_at_the_training_labels_mean(
+    strategy: str, tmp_path: Path, tiny: Path
+) -> None:
+    """A fresh head would predict about 0 on 0-5 labels; it starts at their mean, in the
+    LoRA wrapper's trained copy of the head too. A classifier's head is left alone."""
+    import numpy as np
+    from torch import nn
+
+    from etbuilder.compiler.pipeline import compile_spec
+    from etbuilder.data import load_examples
+    from etbuilder.runtime import setup
+    from etbuilder.spec.loader import load_spec_text
+
+    def plan_of(name: str) -> object:
+        make, body = CASES[name]
+        text = f"etb: 1\nname: {name.replace('_', '-')}\n" + body.format(data=make(tmp_path))
+        text += COMMON.format(model=tiny) + f"strategy: {{type: {strategy}}}\n"
+        return compile_spec(load_spec_text(text, base_dir=tmp_path))
+
+    plan = plan_of("regression_pair")
+    train = load_examples(plan)["train"]  # type: ignore[arg-type]
+    model, new = setup.build(plan, train)  # type: ignore[arg-type]
+    mean = float(np.mean([float(v) for v in train.labels]))
+    assert 1.0 < mean < 4.5 and "classifier.bias" in new
+    biases = [
+        float(m.bias) for n, m in model.named_modules()
+        if isinstance(m, nn.Linear) and m.out_features == 1 and "classifier" in n
+    ]  # fmt: skip
+    assert biases and all(b == pytest.approx(mean) for b in biases), biases
+
+    plan = plan_of("classification")
+    model, _ = setup.build(plan, load_examples(plan)["train"])  # type: ignore[arg-type]
+    heads = [m for n, m in model.named_modules() if isinstance(m, nn.Linear) and "classifier" in n]
+    assert all(float(m.bias.abs().max()) == 0.0 for m in heads), "a classifier starts at 0"
