@@ -251,6 +251,39 @@ def test_a_trial_that_repeats_a_finished_one_is_skipped_and_the_study_ends(
     assert "5 repeated a finished trial" in (study / "report.md").read_text(encoding="utf-8")
 
 
+def test_after_a_repeat_the_next_trial_is_drawn_at_random(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TPE exploits its best region and may propose a finished configuration again; the trial
+    after a repeat is drawn by a random sampler, then TPE takes over again. (Here the space
+    holds one configuration, so every draw repeats it and the study ends after five.)"""
+    import optuna
+
+    drawn: list[int] = []
+    real = optuna.samplers.RandomSampler
+
+    class Recording(real):  # type: ignore[misc, valid-type]
+        def __init__(self, seed: int | None = None) -> None:
+            drawn.append(len(drawn))
+            super().__init__(seed=seed)
+
+    monkeypatch.setattr(optuna.samplers, "RandomSampler", Recording)
+    tune = """  trials: 20
+  sampler: tpe
+  storage: memory
+  space:
+    strategy.type: {choice: [features]}"""
+    spec = write_spec(project, tmp_path, tune)
+    spec.write_text(
+        spec.read_text().replace(", learning_rate: 1.0e-3", "").replace("epochs: 2, ", "")
+        + "strategy: {type: features}\n",
+        encoding="utf-8",
+    )
+    assert main(["tune", str(spec), "--output", str(tmp_path / "study"), "--quiet"]) == 0
+    assert [r["state"] for r in trials_of(tmp_path / "study")] == ["complete"] + ["skipped"] * 5
+    assert len(drawn) == 4, "a random draw after each of the first four repeats"
+
+
 def test_a_repeat_is_found_by_what_the_plan_trains_not_by_the_specs_wording(
     project: Path, tmp_path: Path
 ) -> None:

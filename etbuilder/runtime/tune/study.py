@@ -41,8 +41,8 @@ from etbuilder.spec import Spec
 MAX_MISFITS = 3
 """Sampled configurations in a row that do not fit the budget left before the study stops."""
 MAX_REPEATS = 5
-"""Sampled configurations in a row that repeat a finished trial before the study stops (the
-sampler has little new left to try)."""
+"""Sampled configurations in a row that repeat a finished trial before the study stops (after
+a repeat the next trial is drawn at random, so five in a row mean little new is left)."""
 STUDY_FILE = "study.json"
 """The study folder's record: spec, storage, and (once done) the summary."""
 
@@ -234,6 +234,8 @@ def _knob_applies(tune: TunePlan, path: str, kind: Any) -> bool:
 
 def work(opened: Study) -> None:
     """Run trials until the study has its count, its budget is spent, or nothing fits."""
+    import optuna
+
     study, ctx, tune = opened.study, opened.context, opened.tune_plan
     while True:
         with opened.locked() as release:
@@ -248,7 +250,17 @@ def work(opened: Study) -> None:
             if left is not None and ctx.fit_seconds and left < min(ctx.fit_seconds):
                 return
             ctx.release = release
-            study.optimize(objective(ctx), n_trials=1, catch=(TrialFailed,))
+            sampler = study.sampler
+            if ctx.repeats and tune.sampler in ("tpe", "cmaes"):
+                # the model proposed a finished configuration (it exploits its best region):
+                # the next trial is drawn at random, so the budget goes to something new
+                study.sampler = optuna.samplers.RandomSampler(
+                    seed=joined_seed(ctx.spec.train.seed, len(study.trials))
+                )
+            try:
+                study.optimize(objective(ctx), n_trials=1, catch=(TrialFailed,))
+            finally:
+                study.sampler = sampler
 
 
 def _done_grid(study: Any, tune: TunePlan) -> bool:
