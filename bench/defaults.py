@@ -166,7 +166,8 @@ SLICES: dict[str, Dataset] = {
     ),
     "banking77-1000": Dataset(
         "banking77-1000",
-        f"{{train: {{DIR}}/train.csv, test: {DATA}/banking77/test.csv}}",
+        f"{{train: {{DIR}}/train.csv, test: {DATA}/banking77/test.csv, "
+        "split: {validation: 0.1, stratify: false}}",
         "{type: classification, text: text, label: category, metric: accuracy}",
         {"train.csv": ("banking77/train.csv", 1000, True)},
     ),
