@@ -308,8 +308,18 @@ def test_a_repeat_is_found_by_what_the_plan_trains_not_by_the_specs_wording(
 
 
 def test_a_features_trial_after_the_cache_is_written_is_estimated_without_the_backbone_pass(
-    project: Path, tmp_path: Path
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from etbuilder.runtime.tune import driver
+
+    studies: list[Any] = []
+    real_work = driver.work
+
+    def recording(opened: Any) -> None:
+        studies.append(opened)
+        real_work(opened)
+
+    monkeypatch.setattr(driver, "work", recording)
     tune = """  trials: 2
   sampler: grid
   storage: memory
@@ -328,6 +338,13 @@ def test_a_features_trial_after_the_cache_is_written_is_estimated_without_the_ba
         max(0.1, plan["estimates"]["seconds_total"] - once), abs=0.1
     )
     assert float(second["estimated_s"]) < float(first["estimated_s"])
+    # after one trial, the study's "nothing fits any more" test knows what a head-only trial
+    # costs now (it stopped studies that had a cached trial's worth of budget left)
+    spec.write_text(spec.read_text().replace("trials: 2", "trials: 1"), encoding="utf-8")
+    assert main(["tune", str(spec), *real, "--output", str(tmp_path / "once"), "--quiet"]) == 0
+    assert min(studies[-1].context.fit_seconds) == pytest.approx(
+        float(second["estimated_s"]), abs=0.1
+    )
 
 
 def test_a_study_whose_every_trial_fails_exits_with_the_most_common_reason(

@@ -342,7 +342,7 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
         result = run_plan(plan, run_dir, quiet=True, on_eval=report)
     except RunStopped as stopped:
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
-        _record_features(trial, plan, run_dir)
+        _record_features(trial, ctx, plan, run_dir)
         raise optuna.TrialPruned(str(stopped)) from None
     except KeyboardInterrupt:
         raise
@@ -358,7 +358,7 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
     if not result.metrics.get("stopped") and plan.estimates.seconds_total > 0:
         ctx.slowdowns.append(seconds / plan.estimates.seconds_total)
     _record_run(trial, result.metrics, run_dir)
-    _record_features(trial, plan, run_dir)
+    _record_features(trial, ctx, plan, run_dir)
     validation = result.metrics.get("validation") or {}
     value = validation.get(metric)
     if not isinstance(value, int | float) or not math.isfinite(value):
@@ -381,14 +381,17 @@ def _record_run(trial: Any, metrics: dict[str, Any], run_dir: Path) -> None:
         trial.set_user_attr("feature_seconds", cache[1])
 
 
-def _record_features(trial: Any, plan: Plan, run_dir: Path) -> None:
-    """Mark a features trial whose vectors are now cached (`cached_estimate` reads the mark)."""
+def _record_features(trial: Any, ctx: TrialContext, plan: Plan, run_dir: Path) -> None:
+    """Mark a features trial whose vectors are now cached (`cached_estimate` reads the mark),
+    and let the study know that a head-only trial costs that little now: its "nothing fits
+    any more" test reads `fit_seconds`."""
     from etbuilder.plan import FeaturesPlan, final_strategy
 
     final = final_strategy(plan.strategy)
     cache = _feature_cache(run_dir)
     if isinstance(final, FeaturesPlan) and cache is not None and cache[0] in ("hit", "written"):
         trial.set_user_attr(FEATURES_KEY, final.cache_key)
+        ctx.fit_seconds.append(cached_estimate(plan, [trial]) * ctx.slowdown())
 
 
 def _feature_cache(run_dir: Path) -> tuple[str, float] | None:
