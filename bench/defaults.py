@@ -156,9 +156,8 @@ SLICES: dict[str, Dataset] = {
     ),
     "ag_news-1000": Dataset(
         "ag_news-1000",
-        "{train: {DIR}/train.tsv, test: {DIR}/test.tsv, quoting: false, header: false, "
-        "columns: [text, label]}",
-        "{type: classification, text: text, label: label}",
+        DATASETS["ag_news"].data,
+        DATASETS["ag_news"].task,
         {
             "train.tsv": ("ag_news/dev.tsv", 1000, False),
             "test.tsv": ("ag_news/test.tsv", 1000, False),

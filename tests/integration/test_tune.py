@@ -226,37 +226,16 @@ def test_trial_zero_runs_when_only_the_other_strategies_exceed_the_budget(
     assert all(r["state"] == "skipped" and "does not fit" in r["reason"] for r in others)
 
 
-def test_a_trial_that_repeats_a_finished_one_is_skipped_and_the_study_ends(
-    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_a_trial_that_repeats_a_finished_one_is_skipped_and_the_next_is_drawn_at_random(
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A features spec with an exactly solved head has one configuration: the sampler can only
-    repeat it. The repeats are not trained again, and the study stops after five in a row."""
-    tune = """  trials: 20
-  storage: memory
-  space:
-    strategy.type: {choice: [features]}"""
-    spec = write_spec(project, tmp_path, tune)
-    spec.write_text(
-        spec.read_text().replace(", learning_rate: 1.0e-3", "").replace("epochs: 2, ", "")
-        + "strategy: {type: features}\n",
-        encoding="utf-8",
-    )
-    study = tmp_path / "study"
-    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
-    rows = trials_of(study)
-    assert [r["state"] for r in rows] == ["complete"] + ["skipped"] * 5
-    assert all(r["reason"].startswith("the same configuration as trial 0") for r in rows[1:])
-    assert sorted(p.name for p in (study / "trials").iterdir()) == ["0000"], "trained once"
-    assert ", 5 repeated" in capsys.readouterr().out
-    assert "5 repeated a finished trial" in (study / "report.md").read_text(encoding="utf-8")
-
-
-def test_after_a_repeat_the_next_trial_is_drawn_at_random(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """TPE exploits its best region and may propose a finished configuration again; the trial
-    after a repeat is drawn by a random sampler, then TPE takes over again. (Here the space
-    holds one configuration, so every draw repeats it and the study ends after five.)"""
+    repeat it. The repeats are not trained again; the trial after each repeat is drawn by a
+    random sampler (TPE exploits its best region and may propose a finished configuration
+    again), and the study stops after five repeats in a row."""
     import optuna
 
     drawn: list[int] = []
@@ -279,8 +258,14 @@ def test_after_a_repeat_the_next_trial_is_drawn_at_random(
         + "strategy: {type: features}\n",
         encoding="utf-8",
     )
-    assert main(["tune", str(spec), "--output", str(tmp_path / "study"), "--quiet"]) == 0
-    assert [r["state"] for r in trials_of(tmp_path / "study")] == ["complete"] + ["skipped"] * 5
+    study = tmp_path / "study"
+    assert main(["tune", str(spec), "--output", str(study), "--quiet"]) == 0
+    rows = trials_of(study)
+    assert [r["state"] for r in rows] == ["complete"] + ["skipped"] * 5
+    assert all(r["reason"].startswith("the same configuration as trial 0") for r in rows[1:])
+    assert sorted(p.name for p in (study / "trials").iterdir()) == ["0000"], "trained once"
+    assert ", 5 repeated" in capsys.readouterr().out
+    assert "5 repeated a finished trial" in (study / "report.md").read_text(encoding="utf-8")
     assert len(drawn) == 4, "a random draw after each of the first four repeats"
 
 
