@@ -342,6 +342,7 @@ def _train(trial: Any, ctx: TrialContext, plan: Plan, text: str) -> float:
         result = run_plan(plan, run_dir, quiet=True, on_eval=report)
     except RunStopped as stopped:
         trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+        _record_cache(trial, run_dir)  # a pruned features trial read or wrote it all the same
         _record_features(trial, ctx, plan, run_dir)
         raise optuna.TrialPruned(str(stopped)) from None
     except KeyboardInterrupt:
@@ -375,6 +376,10 @@ def _record_run(trial: Any, metrics: dict[str, Any], run_dir: Path) -> None:
     test = metrics.get("test")
     if isinstance(test, dict):
         trial.set_user_attr("test", {k: v for k, v in test.items() if _number(v)})
+    _record_cache(trial, run_dir)
+
+
+def _record_cache(trial: Any, run_dir: Path) -> None:
     cache = _feature_cache(run_dir)
     if cache:
         trial.set_user_attr("feature_cache", cache[0])
