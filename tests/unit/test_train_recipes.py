@@ -173,3 +173,9 @@ def test_many_classes_with_few_rows_each_warn_for_the_backbone_training_defaults
     ]:
         plan = _many_classes_plan(tmp_path / name, strategy, train, classes)
         assert "few_rows_per_class" not in {w.code for w in plan.warnings}, name
+
+
+def test_a_pooling_a_classifier_head_cannot_read_is_refused_at_plan_time(tmp_path: Path) -> None:
+    spec = CLASSIFICATION_SPEC.replace("task:", "backbone: {pooling: mean}\ntask:")
+    with pytest.raises(CompileError, match=r"backbone.pooling: mean is not available"):
+        compile_project(tmp_path, spec, {"train.csv": classification_csv()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from etbuilder.compiler.context import CompileContext
-from etbuilder.errors import DataError
+from etbuilder.errors import CompileError, DataError
 from etbuilder.plan import TaskPlan
 from etbuilder.plan.tasks import MINIMIZED, TASK_RULES, label_column, text_columns
 from etbuilder.spec.task import EmbeddingTask, Task
@@ -93,6 +93,12 @@ def _pooling(ctx: CompileContext) -> tuple[CompileContext, Pooling]:
     requested = ctx.spec.backbone.pooling
     if rule.pooling == "none":
         return ctx.decide("backbone.pooling", "none", "every token is classified"), "none"
+    if requested not in ("auto", "cls") and rule.model == "sequence":
+        raise CompileError(
+            f"backbone.pooling: {requested} is not available for {ctx.spec.task.type}: its "
+            "Hugging Face head reads the first ([CLS]) token; use pooling: auto (a features "
+            "strategy chooses its own vector with strategy.pooling)"
+        )
     if requested != "auto":
         return ctx.decide("backbone.pooling", requested, "set in the spec", "spec"), requested
     why = (
