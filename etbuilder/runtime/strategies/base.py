@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from etbuilder.errors import RunError
 from etbuilder.plan import BaseStrategyPlan, Plan
+from etbuilder.runtime.strategies.groups import planned_lr_scales
 from etbuilder.runtime.trainer_surface import TrainerFactory
 
 S = TypeVar("S", bound=BaseStrategyPlan)
@@ -38,11 +39,6 @@ def keep_model(plan: Plan, model: Any) -> Any:
     return model
 
 
-def no_scales(plan: Plan, model: Any) -> dict[str, float]:
-    """Every trainable parameter at the base learning rate."""
-    return {}
-
-
 def same_plan(plan: Plan, run_dir: Path, examples: Any, accelerator: Any) -> Plan:
     """Nothing to do before training: the plan as it is."""
     return plan
@@ -57,8 +53,9 @@ class StrategyHooks:
     model exists (dapt's masked-LM phase, whose downstream plan is returned)."""
     prepare_model: Callable[[Plan, Any], Any] = keep_model
     """(plan, model) -> the model to train: adapters added, layers frozen or dropped."""
-    lr_scales: Callable[[Plan, Any], dict[str, float]] = no_scales
-    """(plan, model) -> parameter-name prefix -> learning-rate multiplier."""
+    lr_scales: Callable[[Plan, Any], dict[str, float]] = planned_lr_scales
+    """(plan, model) -> parameter-name prefix -> learning-rate multiplier (default: the plan
+    groups' `lr_scale`, such as the new head's higher rate)."""
     export_model: Callable[[Plan, Any], Any] = keep_model
     """(plan, trained model) -> the plain transformers model saved as `model/`."""
     make_trainer: TrainerFactory | None = None

@@ -8,7 +8,6 @@ from typing import Any
 from etbuilder.errors import RunError
 from etbuilder.plan import Plan
 from etbuilder.runtime.strategies.base import StrategyHooks
-from etbuilder.runtime.strategies.groups import planned_lr_scales
 
 
 def check_frozen(plan: Plan, model: Any) -> Any:
@@ -26,4 +25,4 @@ def check_frozen(plan: Plan, model: Any) -> Any:
     return model
 
 
-FREEZE = StrategyHooks(prepare_model=check_frozen, lr_scales=planned_lr_scales)
+FREEZE = StrategyHooks(prepare_model=check_frozen)

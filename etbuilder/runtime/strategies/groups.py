@@ -35,11 +35,19 @@ def group_prefixes(model: Any, group: str) -> list[str]:
     return sorted(f"{top}." for top in tops if top != base)
 
 
+PEFT_PREFIX = "base_model.model."
+"""Where a peft wrapper (LoRA) holds the model it adapts."""
+
+
 def planned_lr_scales(plan: Plan, model: Any) -> dict[str, float]:
-    """Prefix -> lr_scale of every trainable plan group whose scale is not 1."""
+    """Prefix -> lr_scale of every trainable plan group whose scale is not 1 (under a peft
+    wrapper, the wrapped model's names: `base_model.model.classifier.`)."""
+    inner, outer = model, ""
+    if callable(getattr(model, "get_base_model", None)):
+        inner, outer = model.get_base_model(), PEFT_PREFIX
     scales: dict[str, float] = {}
     for group in plan.strategy.groups:
         if group.trainable and group.lr_scale != 1.0:
-            for prefix in group_prefixes(model, group.name):
-                scales[prefix] = group.lr_scale
+            for prefix in group_prefixes(inner, group.name):
+                scales[outer + prefix] = group.lr_scale
     return scales
