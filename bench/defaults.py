@@ -115,9 +115,11 @@ STRATEGY_SPECS = {
 dapt: 100 masked-LM steps on the slice's own texts, then finetune; the `dapt-mlm-*` variants fix
 the masked-LM phase's rate, so that their grid moves the task phase's rate alone)."""
 RATE_FACTORS = (1 / 3, 1.0, 3.0)
-"""A strategy's grid: these multiples of the compiler's rate, each at the compiler's epochs
+"""A strategy's grid: these multiples of the compiler's (body) rate, each at the compiler's epochs
 without early stopping, the best epoch on validation kept (so shorter runs are covered too);
-the default run (the compiler's rate, with its early stopping) joins them."""
+the default run (the compiler's rate, with its early stopping) joins them. A new classification
+head keeps the compiler's head rate at every point (`train.head_learning_rate` unset), so the
+grid moves the body's rate."""
 MLP_GRID = [(lr, epochs) for lr in (1e-3, 3e-3, 1e-2) for epochs in (10, 40)]
 """(learning rate, epochs) of the MLP head (hidden 256, GELU) on the cached features."""
 
@@ -468,7 +470,12 @@ def _strategy(
         # x1: the default's rate at every epoch (no early stopping), its best epoch kept: the
         # point that tells the rate's effect from the early stop's
         lr = float(f"{default['learning_rate'] * factor:.2g}")
-        train = f"{{learning_rate: {lr}, epochs: {default['epochs']}}}"
+        # x1 sets the epochs alone: the compiler's rates (body and head) without early stopping
+        train = (
+            f"{{epochs: {default['epochs']}}}"
+            if factor == 1.0
+            else f"{{learning_rate: {lr}, epochs: {default['epochs']}}}"
+        )
         label = f"{strategy} lr={lr:g}" + (" no-early-stop" if factor == 1.0 else "")
         grid.append(run(dataset, folder, label, spec, train))
     return summarise(dataset.name, strategy, default, grid, None)

@@ -33,6 +33,14 @@ steps from it and the process count. Null: batch_size x processes x accumulation
     learning_rate: float | None = Field(default=None, gt=0.0, le=1.0)
     """Peak learning rate of AdamW; unset: the compiler chooses it for the strategy (and a
     `features` linear head is solved exactly with L-BFGS, which needs none)."""
+    head_learning_rate: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Peak learning rate of the freshly initialised task head when the strategy trains the
+    backbone too (finetune, freeze, lora, distill, dapt's task phase); `learning_rate` is then
+    the backbone's. Unset: for a classification or tagging head over C classes, the backbone's
+    rate x max(1, C / 2), at most 1e-2 unless the backbone's is higher (the plan's
+    `schedule.head_learning_rate` decision says how); other heads train at `learning_rate`.
+    Not for `features` (it trains the head alone: set `learning_rate`) or a task without a
+    head (embedding)."""
     schedule: Literal["linear", "cosine", "constant"] = "linear"
     """Learning-rate schedule after warmup."""
     warmup: float | None = Field(default=None, ge=0.0)

@@ -194,6 +194,7 @@ CASES: dict[str, Case] = {
     "train.epochs": Case(5),
     "train.eval_every": Case(3),
     "train.keep_checkpoints": Case(4),
+    "train.head_learning_rate": Case(2.0e-2),
     "train.learning_rate": Case(2.0e-4),
     "train.max_grad_norm": Case(None),
     "train.precision": Case("fp32", hardware=GPU),

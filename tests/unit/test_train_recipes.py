@@ -179,3 +179,91 @@ def test_a_pooling_a_classifier_head_cannot_read_is_refused_at_plan_time(tmp_pat
     spec = CLASSIFICATION_SPEC.replace("task:", "backbone: {pooling: mean}\ntask:")
     with pytest.raises(CompileError, match=r"backbone.pooling: mean is not available"):
         compile_project(tmp_path, spec, {"train.csv": classification_csv()})
+
+
+def _head(plan: Plan) -> tuple[float, float]:
+    """(the head's rate, the body's rate) of the plan's trained strategy."""
+    final = getattr(plan.strategy, "then", plan.strategy)
+    scale = next(g.lr_scale for g in final.groups if g.name == "head")
+    return plan.schedule.learning_rate * scale, plan.schedule.learning_rate
+
+
+HEAD_AT_40_CLASSES = {"finetune": 2.0e-3, "freeze": 2.0e-3, "lora": 1.0e-2, "dapt": 2.0e-3}
+"""The body's default rate x 40 classes x 0.5 (lora's 2e-2 capped at 1e-2)."""
+
+
+@pytest.mark.parametrize("name", sorted(HEAD_AT_40_CLASSES))
+def test_a_new_classification_head_trains_faster_the_more_classes_it_has(
+    tmp_path: Path, name: str
+) -> None:
+    strategy = STRATEGIES.get(name, "{type: dapt, steps: 10}")
+    kind = "finetune" if name == "dapt" else name  # dapt's task phase: full fine-tuning
+    body = RECIPES[kind].learning_rate
+
+    binary = _plan(tmp_path / "binary", strategy)
+    assert _head(binary) == pytest.approx((body, body))
+    value, reason, source = _decision(binary, "schedule.head_learning_rate")
+    assert (value, source) == (body, "default") and "2 classes" in reason
+
+    many = _many_classes_plan(tmp_path / "many", strategy)
+    assert _head(many) == pytest.approx((HEAD_AT_40_CLASSES[name], body))
+    value, reason, source = _decision(many, "schedule.head_learning_rate")
+    assert value == pytest.approx(HEAD_AT_40_CLASSES[name]) and source == "default"
+    assert "40 classes" in reason and kind in reason
+
+    # the user's body rate is kept; the head follows it
+    chosen = _many_classes_plan(tmp_path / "body", strategy, "{learning_rate: 1.0e-4}")
+    assert _head(chosen) == pytest.approx((2.0e-3, 1.0e-4))
+    # never above 1e-2 unless the body's rate is higher
+    high = _many_classes_plan(tmp_path / "high", strategy, "{learning_rate: 2.0e-2}")
+    assert _head(high) == pytest.approx((2.0e-2, 2.0e-2))
+    # the spec's head rate always wins, even below the body's
+    both = _many_classes_plan(
+        tmp_path / "both", strategy, "{learning_rate: 2.0e-4, head_learning_rate: 1.0e-4}"
+    )
+    assert _head(both) == pytest.approx((1.0e-4, 2.0e-4))
+    assert _decision(both, "schedule.head_learning_rate")[1:] == (
+        "train.head_learning_rate",
+        "spec",
+    )
+
+
+def test_the_head_rate_scales_a_layer_wise_decay_head_only(tmp_path: Path) -> None:
+    plan = _many_classes_plan(tmp_path, "{type: freeze, layers: 1, lr_decay: 0.5}")
+    scales = {g.name: g.lr_scale for g in plan.strategy.groups if g.trainable}
+    assert scales["head"] == pytest.approx(20.0)
+    assert scales["pooler"] == 1.0 and scales["encoder.layer.5"] == 0.5
+
+
+def test_regression_keeps_the_body_rate_tags_scale_and_features_refuse_a_head_rate(
+    tmp_path: Path,
+) -> None:
+    rows = "a,b,score\n" + "".join(
+        f"pair {i} first,pair {i} second,{i % 5}.5\n" for i in range(120)
+    )
+    spec = "etb: 1\nname: sts\ndata: {train: train.csv}\n"
+    task = "task: {type: regression, text: [a, b], label: score}\n"
+    plan = compile_project(tmp_path / "reg", spec + task, {"train.csv": rows})
+    assert _head(plan) == pytest.approx((1.0e-4, 1.0e-4))
+    value, reason, source = _decision(plan, "schedule.head_learning_rate")
+    assert (value, source) == (1.0e-4, "default") and "labels' mean" in reason
+
+    from test_compiler_pipeline import TASKS
+
+    ner = compile_project(tmp_path / "ner", *TASKS["ner"])
+    tags = len(ner.task.labels)
+    assert tags > 2
+    assert _head(ner) == pytest.approx((1.0e-4 * tags / 2, 1.0e-4))
+    assert (
+        f"a new tags head over {tags} classes" in _decision(ner, "schedule.head_learning_rate")[1]
+    )
+
+    with pytest.raises(CompileError, match="features trains the head alone"):
+        _plan(tmp_path / "features", STRATEGIES["features-mlp"], "{head_learning_rate: 1.0e-3}")
+    embedding = "task: {type: embedding, text: [a, b], label: score}\n"
+    with pytest.raises(CompileError, match="task embedding has no task head"):
+        compile_project(
+            tmp_path / "emb",
+            spec + embedding + "train: {head_learning_rate: 1.0e-3}\n",
+            {"train.csv": rows},
+        )
