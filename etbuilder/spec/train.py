@@ -37,7 +37,7 @@ steps from it and the process count. Null: batch_size x processes x accumulation
     """Peak learning rate of the freshly initialised task head when the strategy trains the
     backbone too (finetune, freeze, lora, distill, dapt's task phase); `learning_rate` is then
     the backbone's. Unset: for a classification or tagging head over C classes, the backbone's
-    rate x max(1, C / 2), at most 1e-2 unless the backbone's is higher (the plan's
+    rate x (C - 1), at most 1e-2 unless the backbone's is higher (the plan's
     `schedule.head_learning_rate` decision says how); other heads train at `learning_rate`.
     Not for `features` (it trains the head alone: set `learning_rate`) or a task without a
     head (embedding)."""

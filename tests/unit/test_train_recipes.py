@@ -188,8 +188,8 @@ def _head(plan: Plan) -> tuple[float, float]:
     return plan.schedule.learning_rate * scale, plan.schedule.learning_rate
 
 
-HEAD_AT_40_CLASSES = {"finetune": 2.0e-3, "freeze": 2.0e-3, "lora": 1.0e-2, "dapt": 2.0e-3}
-"""The body's default rate x 40 classes x 0.5 (lora's 2e-2 capped at 1e-2)."""
+HEAD_AT_40_CLASSES = {"finetune": 3.9e-3, "freeze": 3.9e-3, "lora": 1.0e-2, "dapt": 3.9e-3}
+"""The body's default rate x (40 classes - 1) (lora's 3.9e-2 capped at 1e-2)."""
 
 
 @pytest.mark.parametrize("name", sorted(HEAD_AT_40_CLASSES))
@@ -209,11 +209,11 @@ def test_a_new_classification_head_trains_faster_the_more_classes_it_has(
     assert _head(many) == pytest.approx((HEAD_AT_40_CLASSES[name], body))
     value, reason, source = _decision(many, "schedule.head_learning_rate")
     assert value == pytest.approx(HEAD_AT_40_CLASSES[name]) and source == "default"
-    assert "40 classes" in reason and kind in reason
+    assert "40 classes" in reason and kind in reason and "classification head" in reason
 
     # the user's body rate is kept; the head follows it
     chosen = _many_classes_plan(tmp_path / "body", strategy, "{learning_rate: 1.0e-4}")
-    assert _head(chosen) == pytest.approx((2.0e-3, 1.0e-4))
+    assert _head(chosen) == pytest.approx((3.9e-3, 1.0e-4))
     # never above 1e-2 unless the body's rate is higher
     high = _many_classes_plan(tmp_path / "high", strategy, "{learning_rate: 2.0e-2}")
     assert _head(high) == pytest.approx((2.0e-2, 2.0e-2))
@@ -231,7 +231,7 @@ def test_a_new_classification_head_trains_faster_the_more_classes_it_has(
 def test_the_head_rate_scales_a_layer_wise_decay_head_only(tmp_path: Path) -> None:
     plan = _many_classes_plan(tmp_path, "{type: freeze, layers: 1, lr_decay: 0.5}")
     scales = {g.name: g.lr_scale for g in plan.strategy.groups if g.trainable}
-    assert scales["head"] == pytest.approx(20.0)
+    assert scales["head"] == pytest.approx(39.0)
     assert scales["pooler"] == 1.0 and scales["encoder.layer.5"] == 0.5
 
 
@@ -253,9 +253,10 @@ def test_regression_keeps_the_body_rate_tags_scale_and_features_refuse_a_head_ra
     ner = compile_project(tmp_path / "ner", *TASKS["ner"])
     tags = len(ner.task.labels)
     assert tags > 2
-    assert _head(ner) == pytest.approx((1.0e-4 * tags / 2, 1.0e-4))
+    assert _head(ner) == pytest.approx((1.0e-4 * (tags - 1), 1.0e-4))
     assert (
-        f"a new tags head over {tags} classes" in _decision(ner, "schedule.head_learning_rate")[1]
+        f"a new tagging head over {tags} classes"
+        in _decision(ner, "schedule.head_learning_rate")[1]
     )
 
     with pytest.raises(CompileError, match="features trains the head alone"):

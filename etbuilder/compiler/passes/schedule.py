@@ -172,7 +172,7 @@ def _warmup(
     return warmup, why, source
 
 
-HEAD_RATE_LABELS = ("classes", "tags")
+HEAD_RATE_LABELS = {"classes": "classification", "tags": "tagging"}
 """The heads whose rate grows with their classes (`recipes.head_rate`): one label out of
 several, and token tags (measured on banking77, sst2, mrpc, sms, ag_news and wnut17). A
 regression head starts at the labels' mean (it lost 5 points of spearman on stsb at 30x the
@@ -210,7 +210,8 @@ def _head_rate(ctx: CompileContext, learning_rate: float, what: str) -> CompileC
         rate, why = head_rate(learning_rate, len(ctx.need("task").labels))
         source = "default"
         why = (
-            f"{what}, a new {labels} head over {why} (its rows see fewer examples the "
+            f"{what}, a new {HEAD_RATE_LABELS[labels]} head over {why} (its rows see fewer "
+            "examples the "
             "more classes there are: docs/benchmarks.md); the body trains at "
             "schedule.learning_rate"
         )
