@@ -5,7 +5,6 @@ always wins; a rate far outside a strategy's useful range is a warning."""
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import pytest
@@ -157,22 +156,6 @@ def _many_classes_plan(tmp_path: Path, strategy: str, train: str = "", classes: 
     lines = ["text,label"] + [f"{sentence(i)},intent{i % classes}" for i in range(classes * 6)]
     spec = CLASSIFICATION_SPEC + f"strategy: {strategy}\n" + (f"train: {train}\n" if train else "")
     return compile_project(tmp_path, spec, {"train.csv": "\n".join(lines) + "\n"})
-
-
-def test_many_classes_with_few_rows_each_warn_for_the_backbone_training_defaults(
-    tmp_path: Path,
-) -> None:
-    plan = _many_classes_plan(tmp_path / "finetune", "{type: finetune}")
-    warning = next(w for w in plan.warnings if w.code == "few_rows_per_class")
-    assert re.search(r"40 classes with about [45] training rows each", warning.message)
-    assert "strategy: features" in warning.message
-    for name, strategy, train, classes in [
-        ("features", "{type: features}", "", 40),  # the exact head: no rate to underfit with
-        ("set", "{type: finetune}", "{learning_rate: 3.0e-4}", 40),  # the user's rate
-        ("few", "{type: finetune}", "", 4),  # 4 classes, 60 rows each
-    ]:
-        plan = _many_classes_plan(tmp_path / name, strategy, train, classes)
-        assert "few_rows_per_class" not in {w.code for w in plan.warnings}, name
 
 
 def test_a_pooling_a_classifier_head_cannot_read_is_refused_at_plan_time(tmp_path: Path) -> None:

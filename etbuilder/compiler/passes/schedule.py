@@ -100,7 +100,6 @@ def plan_schedule(ctx: CompileContext) -> CompileContext:
                 "datasets: docs/benchmarks.md)",
                 "default",
             )
-            ctx = _few_rows_per_class(ctx, final.type, what, rows)
     ctx = _head_rate(ctx, learning_rate, what)
 
     total = steps * epochs
@@ -226,31 +225,6 @@ def _head_rate(ctx: CompileContext, learning_rate: float, what: str) -> CompileC
     final = final.model_copy(update={"groups": groups})
     new = strategy.model_copy(update={"then": final}) if isinstance(strategy, DaptPlan) else final
     return ctx.replace(strategy=new)
-
-
-FEW_ROWS_CLASSES = 20
-"""`_few_rows_per_class` warns from this many classes ..."""
-FEW_ROWS_PER_CLASS = 30
-"""... when they have fewer training rows than this each on average."""
-BODY_TRAINING = ("finetune", "freeze", "lora", "distill")
-
-
-def _few_rows_per_class(ctx: CompileContext, kind: str, what: str, rows: int) -> CompileContext:
-    """The measured gap of the backbone-training recipes: many classes with few rows each."""
-    classes = len(ctx.need("task").labels)
-    if kind not in BODY_TRAINING or classes < FEW_ROWS_CLASSES or not rows:
-        return ctx
-    per_class = rows / classes
-    if per_class >= FEW_ROWS_PER_CLASS:
-        return ctx
-    return ctx.warn(
-        "few_rows_per_class",
-        f"{classes} classes with about {per_class:.0f} training rows each: the {what} default "
-        "learning rate underfits here (77 banking intents, about 12 rows each: finetune 0.40 "
-        "test accuracy at its default against 0.69 at 3e-4; docs/benchmarks.md); consider "
-        "strategy: features, or set train.learning_rate (3e-4 for finetune and freeze, 3e-3 "
-        "for lora)",
-    )
 
 
 def _early_stopping(
