@@ -100,10 +100,11 @@ def test_readme_quotes_the_recorded_run(spec_path: Path) -> None:
         best_test = summary["best_test"]
         assert metrics["test"][metric] == best_test[metric], "metrics.json: not the best trial's"
         search = _readme_value(readme, "search")
+        repeated = summary.get("repeated", 0)  # skipped as repeats, as `etb tune` prints them
         assert search.startswith(
             f"{study['wall_s']:.0f} s: {summary['trials']} trials ({summary['complete']} "
-            f"complete, {summary['pruned']} pruned, {summary['skipped']} did not fit, "
-            f"{summary['failed']} failed)"
+            f"complete, {summary['pruned']} pruned, {summary['skipped'] - repeated} did not "
+            f"fit, {summary['failed']} failed" + (f", {repeated} repeated)" if repeated else ")")
         ), search
         best = _readme_value(readme, f"best trial (validation {metric})")
         assert best.startswith(f"trial {summary['best_number']}: {summary['best_value']:.3f}")
