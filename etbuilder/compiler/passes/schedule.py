@@ -210,8 +210,7 @@ def _head_rate(ctx: CompileContext, learning_rate: float, what: str) -> CompileC
         source = "default"
         why = (
             f"{what}, a new {HEAD_RATE_LABELS[labels]} head over {why} (its rows see fewer "
-            "examples the "
-            "more classes there are: docs/benchmarks.md); the body trains at "
+            "examples the more classes there are: docs/benchmarks.md); the body trains at "
             "schedule.learning_rate"
         )
     ctx = ctx.decide("schedule.head_learning_rate", rate, why, source)
