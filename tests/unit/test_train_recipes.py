@@ -192,7 +192,7 @@ def test_a_new_classification_head_trains_faster_the_more_classes_it_has(
     assert _head(many) == pytest.approx((HEAD_AT_40_CLASSES[name], body))
     value, reason, source = _decision(many, "schedule.head_learning_rate")
     assert value == pytest.approx(HEAD_AT_40_CLASSES[name]) and source == "default"
-    assert "40 classes" in reason and kind in reason and "classification head" in reason
+    assert "40 classes" in reason and kind in reason and "classifier head" in reason
 
     # the user's body rate is kept; the head follows it
     chosen = _many_classes_plan(tmp_path / "body", strategy, "{learning_rate: 1.0e-4}")

@@ -171,7 +171,7 @@ def _warmup(
     return warmup, why, source
 
 
-HEAD_RATE_LABELS = {"classes": "classification", "tags": "tagging"}
+HEAD_RATE_LABELS = {"classes": "classifier", "tags": "tagging"}
 """The heads whose rate grows with their classes (`recipes.head_rate`): one label out of
 several, and token tags (measured on banking77, sst2, mrpc, sms, ag_news and wnut17). A
 regression head starts at the labels' mean (it lost 5 points of spearman on stsb at 30x the
